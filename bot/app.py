@@ -1,0 +1,239 @@
+"""The composition root: create_app(settings) builds every object the process needs.
+
+This is the one module of bot/ that reaches up into handlers/ (to install the listeners
+and routes on the objects built here); tests/unit/test_layers.py keeps it that way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.desk import DeskService
+from bot.handoffs.conversation import HandoffConversation
+from bot.handoffs.intake import HandoffIntake
+from bot.handoffs.lifecycle import HandoffLifecycle
+from bot.jobs import build_scheduler
+from bot.metrics import Metrics
+from bot.notices import Notices
+from bot.outbox.chatbot_effects import ChatbotEffects
+from bot.outbox.dispatcher import OutboxDispatcher, RetryPolicy
+from bot.outbox.home_effects import HomeEffects
+from bot.outbox.slack_effects import SlackEffects
+from bot.outbox.ticket_effects import TicketEffects
+from bot.permissions import Permissions
+from bot.slack_api import call, make_slack_client
+from bot.slack_directory import SlackDirectory
+from integrations.chatbot import ChatbotCallbacks, HttpChatbotCallbacks, NoChatbotCallbacks
+from integrations.http import HttpClient
+from integrations.ticketing.local import LocalTicketing
+from integrations.ticketing.protocol import Ticketing
+from storage.db import Database
+from storage.migrate import upgrade_database
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class BotIdentity:
+    team_id: str | None = None
+    user_id: str | None = None
+    bot_id: str | None = None
+
+
+@dataclass
+class Deskhand:
+    settings: Settings
+    clock: Clock
+    metrics: Metrics
+    db: Database
+    http: HttpClient
+    slack: AsyncWebClient
+    permissions: Permissions
+    directory: SlackDirectory
+    dispatcher: OutboxDispatcher
+    intake: HandoffIntake
+    lifecycle: HandoffLifecycle
+    conversation: HandoffConversation
+    desk: DeskService
+    notices: Notices
+    identity: BotIdentity = field(default_factory=BotIdentity)
+    bolt: AsyncApp = field(init=False)
+    web: web.Application = field(init=False)
+    scheduler: AsyncIOScheduler = field(init=False)
+    socket_mode: Any = None
+    started: bool = False
+
+    async def start(self) -> None:
+        if self.settings.run_migrations:
+            await upgrade_database(self.settings.database_url)
+        await self.http.start()
+        await self.refresh_identity()
+        await self.permissions.refresh(self.directory)
+        self.dispatcher.start()
+        self.dispatcher.wake()  # deliver whatever a previous run left in the outbox
+        self.scheduler.start()
+        if self.settings.socket_mode:
+            await self._connect_socket_mode()
+        self.started = True
+        log.info("deskhand.started", socket_mode=self.settings.socket_mode)
+
+    async def stop(self) -> None:
+        if self.socket_mode is not None:
+            await self.socket_mode.close_async()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.dispatcher.stop()
+        await self.http.close()
+        await self.db.dispose()
+        self.started = False
+
+    async def refresh_identity(self) -> None:
+        if self.identity.user_id is not None:
+            return
+        try:
+            data = await call("auth.test", self.slack.auth_test())
+        except Exception as exc:
+            log.warning("slack.auth_test_failed", error=str(exc))
+            return
+        self.identity = BotIdentity(
+            team_id=data.get("team_id"), user_id=data.get("user_id"), bot_id=data.get("bot_id")
+        )
+
+    def authorize_result(self, enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        """Bolt's authorize: no network call on the ack path (identity cached at start)."""
+        token = self.settings.slack_bot_token
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id or self.identity.team_id,
+            bot_token=token.get_secret_value() if token else None,
+            bot_user_id=self.identity.user_id,
+            bot_id=self.identity.bot_id,
+        )
+
+    def socket_connected(self) -> bool:
+        if self.socket_mode is None:
+            return not self.settings.socket_mode
+        client = self.socket_mode.client
+        return bool(client.current_session is not None and not client.closed)
+
+    async def _connect_socket_mode(self) -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        assert self.settings.slack_app_token is not None
+        self.socket_mode = AsyncSocketModeHandler(
+            self.bolt, self.settings.slack_app_token.get_secret_value()
+        )
+        await self.socket_mode.connect_async()
+
+
+def _chatbot(settings: Settings, http: HttpClient, clock: Clock) -> ChatbotCallbacks:
+    if settings.chatbot_callback_url is None or settings.webhook_secret is None:
+
+        def log_only(key: str, body: dict[str, Any]) -> None:
+            log.warning(
+                "chatbot.callback_dropped", reason="no callback URL", key=key, type=body.get("type")
+            )
+
+        return NoChatbotCallbacks(log_only)
+    return HttpChatbotCallbacks(
+        http,
+        url=str(settings.chatbot_callback_url),
+        secret=settings.webhook_secret.get_secret_value(),
+        now=lambda: clock.now().timestamp(),
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    ticketing: Ticketing | None = None,
+    chatbot: ChatbotCallbacks | None = None,
+    http: HttpClient | None = None,
+) -> Deskhand:
+    from handlers import install  # the composition root is the one place that knows all
+
+    clock = clock or SystemClock()
+    metrics = Metrics()
+    db = Database(settings.database_url)
+    http = http or HttpClient(timeout=settings.http_timeout)
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+    slack = make_slack_client(
+        token=token, base_url=str(settings.slack_api_url), timeout=settings.http_timeout
+    )
+    permissions = Permissions(leads=settings.leads)
+    ticketing = ticketing or LocalTicketing(db, now=clock.now)
+    chatbot = chatbot or _chatbot(settings, http, clock)
+
+    effects: dict[str, Any] = {}
+    effects |= SlackEffects(db, slack, clock=clock, channel=settings.escalation_channel).effects()
+    effects |= HomeEffects(db, slack).effects()
+    effects |= ChatbotEffects(db, chatbot, clock=clock).effects()
+    effects |= TicketEffects(db, ticketing, clock=clock).effects()
+    dispatcher = OutboxDispatcher(
+        db,
+        effects,
+        clock=clock,
+        metrics=metrics,
+        policy=RetryPolicy(
+            max_attempts=settings.outbox_max_attempts,
+            base=settings.outbox_backoff_base,
+            cap=settings.outbox_backoff_max,
+        ),
+    )
+    db.set_outbox_listener(dispatcher.wake)
+    lifecycle = HandoffLifecycle(db, clock=clock, metrics=metrics, permissions=permissions)
+    app = Deskhand(
+        settings=settings,
+        clock=clock,
+        metrics=metrics,
+        db=db,
+        http=http,
+        slack=slack,
+        permissions=permissions,
+        directory=SlackDirectory(slack),
+        dispatcher=dispatcher,
+        intake=HandoffIntake(db, clock=clock, metrics=metrics, ticketing_system=ticketing.system),
+        lifecycle=lifecycle,
+        conversation=HandoffConversation(db, clock=clock),
+        desk=DeskService(db, lifecycle, clock=clock),
+        notices=Notices(db, clock=clock),
+    )
+    signing = settings.slack_signing_secret
+
+    async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        return app.authorize_result(enterprise_id, team_id)
+
+    app.bolt = AsyncApp(
+        client=slack,
+        signing_secret=signing.get_secret_value() if signing else "socket-mode",
+        authorize=authorize,
+        # Listeners ack, then do their few milliseconds of database work before the
+        # response goes out: this skips Bolt's 10 ms ack-polling loop entirely.
+        process_before_response=True,
+        request_verification_enabled=not settings.socket_mode,
+        raise_error_for_unhandled_request=False,
+    )
+    app.web = web.Application(client_max_size=1024 * 1024 + 1)
+    app.scheduler = build_scheduler(app)
+    install(app)
+
+    async def on_startup(_: web.Application) -> None:
+        await app.start()
+
+    async def on_cleanup(_: web.Application) -> None:
+        await app.stop()
+
+    app.web.on_startup.append(on_startup)
+    app.web.on_cleanup.append(on_cleanup)
+    return app

@@ -1,0 +1,106 @@
+"""All configuration in one pydantic-settings class: environment variables and `.env`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A bad configuration value; the message is one line naming the variable."""
+
+
+def _split_ids(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: AnyHttpUrl = Field(AnyHttpUrl("https://slack.com/api/"), alias="SLACK_API_URL")
+
+    host: str = Field("0.0.0.0", alias="DESKHAND_HOST")  # noqa: S104 - a server listens on all interfaces
+    port: int = Field(3000, alias="DESKHAND_PORT", ge=0, le=65535)
+    database_url: str = Field("sqlite+aiosqlite:///./deskhand.db", alias="DESKHAND_DATABASE_URL")
+    webhook_secret: SecretStr | None = Field(None, alias="DESKHAND_WEBHOOK_SECRET")
+
+    escalation_channel: str | None = Field(None, alias="DESKHAND_ESCALATION_CHANNEL")
+    chatbot_callback_url: AnyHttpUrl | None = Field(None, alias="DESKHAND_CHATBOT_CALLBACK_URL")
+    leads: tuple[str, ...] = Field((), alias="DESKHAND_LEADS")
+    ticketing: Literal["local", "zendesk", "intercom", "custom"] = Field(
+        "local", alias="DESKHAND_TICKETING"
+    )
+
+    # Extensions beyond the contract (documented in docs/configuration.md).
+    log_level: str = Field("INFO", alias="DESKHAND_LOG_LEVEL")
+    log_format: Literal["json", "console"] = Field("json", alias="DESKHAND_LOG_FORMAT")
+    outbox_max_attempts: int = Field(12, alias="DESKHAND_OUTBOX_MAX_ATTEMPTS", ge=1)
+    outbox_backoff_base: float = Field(2.0, alias="DESKHAND_OUTBOX_BACKOFF_BASE", gt=0)
+    outbox_backoff_max: float = Field(600.0, alias="DESKHAND_OUTBOX_BACKOFF_MAX", gt=0)
+    outbox_poll_interval: float = Field(2.0, alias="DESKHAND_OUTBOX_POLL_INTERVAL", gt=0)
+    outbox_retention: float = Field(7 * 86400.0, alias="DESKHAND_OUTBOX_RETENTION", gt=0)
+    transcript_turns_in_message: int = Field(6, alias="DESKHAND_TRANSCRIPT_TURNS", ge=1, le=20)
+    http_timeout: float = Field(10.0, alias="DESKHAND_HTTP_TIMEOUT", gt=0)
+    run_migrations: bool = Field(True, alias="DESKHAND_RUN_MIGRATIONS")
+
+    @field_validator("leads", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        return _split_ids(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @model_validator(mode="after")
+    def _slack_pair(self) -> Settings:
+        if (
+            self.slack_bot_token is not None
+            and self.slack_signing_secret is None
+            and self.slack_app_token is None
+        ):
+            raise ValueError("SLACK_SIGNING_SECRET is required with SLACK_BOT_TOKEN in HTTP mode")
+        return self
+
+    @property
+    def demo_mode(self) -> bool:
+        """No Slack credentials: the bot runs the local demo."""
+        return self.slack_bot_token is None
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning a validation failure into one clear line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from exc
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    loc = first.get("loc") or ()
+    name = str(loc[0]) if loc else "configuration"
+    field = Settings.model_fields.get(name)
+    variable = field.alias if field is not None and field.alias else name
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"invalid configuration: {variable}: {message}"

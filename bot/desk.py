@@ -1,0 +1,95 @@
+"""The /desk command and App Home: an agent's own view of the desk."""
+
+from __future__ import annotations
+
+from bot.clock import Clock
+from bot.desk_command import (
+    DESK_HELP,
+    Available,
+    Away,
+    DeskCommand,
+    Help,
+    ListOpen,
+    ReturnToBot,
+    Status,
+    Unknown,
+)
+from bot.errors import NotFound
+from bot.handoffs.lifecycle import Actor, HandoffLifecycle
+from bot.outbox.kinds import OutboxKind
+from storage.db import Database
+
+
+class DeskService:
+    def __init__(self, db: Database, lifecycle: HandoffLifecycle, *, clock: Clock) -> None:
+        self._db = db
+        self._lifecycle = lifecycle
+        self._clock = clock
+
+    async def run(self, command: DeskCommand, actor: Actor) -> str:
+        """Carry out a /desk command; the answer is shown to the caller only."""
+        match command:
+            case Available():
+                await self.set_available(actor.user_id, True)
+                return "You are *available*: new handoffs may be assigned to you."
+            case Away():
+                await self.set_available(actor.user_id, False)
+                return "You are *away*: no new handoffs will be assigned to you."
+            case ListOpen():
+                return await self.open_handoffs_text()
+            case Status():
+                async with self._db.uow() as uow:
+                    available = await uow.agents.is_available(actor.user_id)
+                    counts = await uow.handoffs.count_by_status()
+                state = "available" if available else "away"
+                return (
+                    f"You are *{state}*. Waiting: {counts.get('queued', 0)}, "
+                    f"in progress: {counts.get('claimed', 0)}."
+                )
+            case ReturnToBot(reference=reference):
+                async with self._db.uow() as uow:
+                    handoff = await uow.handoffs.get_by_reference(reference)
+                if handoff is None:
+                    raise NotFound(f"No handoff with reference {reference}.")
+                await self._lifecycle.return_to_bot(handoff.handoff_id, actor)
+                return f"{reference} is handed back to the bot."
+            case Help():
+                return DESK_HELP
+            case Unknown(text=text):
+                return f"I don't know `/desk {text}`.\n\n{DESK_HELP}"
+        return DESK_HELP
+
+    async def set_available(self, user_id: str, available: bool) -> None:
+        now = self._clock.now()
+        async with self._db.uow() as uow:
+            await uow.agents.set_available(user_id, available, now=now)
+            await uow.outbox.add(
+                OutboxKind.SLACK_HOME,
+                {"user_id": user_id},
+                key=f"home:{user_id}:{now.isoformat()}:{available}",
+                now=now,
+            )
+            await uow.commit()
+
+    async def open_handoffs_text(self) -> str:
+        async with self._db.uow() as uow:
+            handoffs = await uow.handoffs.list_open()
+        if not handoffs:
+            return "No open handoffs. :tada:"
+        lines = []
+        for h in handoffs:
+            who = f"claimed by <@{h.claimed_by}>" if h.claimed_by else "waiting"
+            lines.append(f"• *{h.reference}* ({h.priority}) {who}")
+        return "Open handoffs:\n" + "\n".join(lines)
+
+    async def publish_home(self, user_id: str) -> None:
+        """Queue an App Home refresh (on app_home_opened)."""
+        now = self._clock.now()
+        async with self._db.uow() as uow:
+            await uow.outbox.add(
+                OutboxKind.SLACK_HOME,
+                {"user_id": user_id},
+                key=f"home:{user_id}:{now.isoformat()}",
+                now=now,
+            )
+            await uow.commit()

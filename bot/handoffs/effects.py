@@ -1,0 +1,117 @@
+"""The outbox rows a handoff's changes produce, written in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.handoffs.mapping import status_callback
+from bot.outbox.kinds import OutboxKind, chatbot_order, slack_order, ticket_order
+from storage.models import Handoff
+from storage.uow import UnitOfWork
+
+
+async def refresh_message(uow: UnitOfWork, handoff: Handoff, *, now: datetime) -> None:
+    """Re-render the Slack message from stored state (posts it the first time)."""
+    await uow.outbox.add(
+        OutboxKind.SLACK_HANDOFF_MESSAGE,
+        {"handoff_id": handoff.handoff_id},
+        key=f"handoff_message:{handoff.handoff_id}:v{handoff.version}",
+        ordering_key=slack_order(handoff.handoff_id),
+        now=now,
+    )
+
+
+async def post_in_thread(
+    uow: UnitOfWork, handoff: Handoff, message: dict[str, Any], *, key: str, now: datetime
+) -> None:
+    await uow.outbox.add(
+        OutboxKind.SLACK_THREAD_MESSAGE,
+        {"handoff_id": handoff.handoff_id, "message": message, "marker_part": key},
+        key=f"thread:{handoff.handoff_id}:{key}",
+        ordering_key=slack_order(handoff.handoff_id),
+        now=now,
+    )
+
+
+async def tell_customer_status(
+    uow: UnitOfWork,
+    handoff: Handoff,
+    status: str,
+    *,
+    message: str,
+    now: datetime,
+    agent: dict[str, str] | None = None,
+    key_suffix: str = "",
+) -> None:
+    body = status_callback(handoff, status, message=message, agent=agent)
+    await uow.outbox.add(
+        OutboxKind.CHATBOT_CALLBACK,
+        {"body": body},
+        key=f"handoff_status:{handoff.handoff_id}:{status}:v{handoff.version}{key_suffix}",
+        ordering_key=chatbot_order(handoff.handoff_id),
+        now=now,
+    )
+
+
+async def send_to_customer(
+    uow: UnitOfWork,
+    handoff: Handoff,
+    *,
+    message_id: str,
+    text: str,
+    agent: dict[str, str],
+    now: datetime,
+    slack_ref: dict[str, str] | None = None,
+) -> None:
+    body = {
+        "type": "agent_message",
+        "handoff_id": handoff.handoff_id,
+        "session_id": handoff.session_id,
+        "message_id": message_id,
+        "text": text,
+        "agent": agent,
+    }
+    await uow.outbox.add(
+        OutboxKind.CHATBOT_CALLBACK,
+        {"body": body, "delivered_reaction": slack_ref},
+        key=f"agent_message:{handoff.handoff_id}:{message_id}",
+        ordering_key=chatbot_order(handoff.handoff_id),
+        now=now,
+    )
+
+
+async def ticket_operation(
+    uow: UnitOfWork,
+    handoff: Handoff,
+    kind: OutboxKind,
+    payload: dict[str, Any],
+    *,
+    key: str,
+    now: datetime,
+) -> None:
+    await uow.outbox.add(
+        kind,
+        {"handoff_id": handoff.handoff_id, **payload},
+        key=f"{kind}:{handoff.handoff_id}:{key}",
+        ordering_key=ticket_order(handoff.handoff_id),
+        now=now,
+    )
+
+
+async def ephemeral(
+    uow: UnitOfWork,
+    *,
+    channel: str,
+    user: str,
+    text: str,
+    key: str,
+    now: datetime,
+    thread_ts: str | None = None,
+) -> None:
+    await uow.outbox.add(
+        OutboxKind.SLACK_EPHEMERAL,
+        {"channel": channel, "user": user, "text": text, "thread_ts": thread_ts},
+        key=f"ephemeral:{key}",
+        now=now,
+    )

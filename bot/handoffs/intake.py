@@ -1,0 +1,141 @@
+"""Handoffs arriving from the chatbot, and the customer's later messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+
+from bot.clock import Clock
+from bot.errors import Conflict, NotFound
+from bot.handoffs import blocks, customer_text, effects
+from bot.handoffs.mapping import reference_for
+from bot.handoffs.payloads import CustomerMessageIn, HandoffIn
+from bot.handoffs.view import HandoffStatus
+from bot.metrics import Metrics
+from bot.outbox.kinds import OutboxKind
+from storage.db import Database
+from storage.models import Handoff
+
+log = structlog.get_logger(__name__)
+
+CLOSED = (HandoffStatus.RESOLVED, HandoffStatus.RETURNED_TO_BOT)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    body: dict[str, str]
+    created: bool
+
+
+class HandoffIntake:
+    def __init__(
+        self, db: Database, *, clock: Clock, metrics: Metrics, ticketing_system: str
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._metrics = metrics
+        self._ticketing_system = ticketing_system
+
+    async def accept(self, payload: HandoffIn) -> Accepted:
+        """Store the handoff with its Slack post, ticket and first callback, in one commit.
+        A repeated handoff_id changes nothing and answers as the first time."""
+        reference = reference_for(payload.handoff_id)
+        body = {
+            "handoff_id": payload.handoff_id,
+            "reference": reference,
+            "status": HandoffStatus.QUEUED.value,
+        }
+        now = self._clock.now()
+        try:
+            created = await self._store(payload, reference, now)
+        except IntegrityError:
+            # A concurrent delivery of the same handoff_id won the insert.
+            created = False
+        if created:
+            self._metrics.handoffs.labels(event="received").inc()
+            log.info("handoff.accepted", handoff_id=payload.handoff_id, reference=reference)
+        return Accepted(body, created=created)
+
+    async def _store(self, payload: HandoffIn, reference: str, now: datetime) -> bool:
+        async with self._db.uow() as uow:
+            if await uow.handoffs.get(payload.handoff_id) is not None:
+                return False
+            handoff = Handoff(
+                handoff_id=payload.handoff_id,
+                reference=reference,
+                session_id=payload.session_id,
+                status=HandoffStatus.QUEUED.value,
+                priority=payload.priority.value,
+                reason=payload.reason,
+                summary=payload.summary,
+                intent=payload.intent,
+                department=payload.department,
+                locale=payload.locale,
+                customer_id=payload.customer.id,
+                customer_name=payload.customer.name,
+                customer_email=payload.customer.email,
+                transcript=[t.model_dump(mode="json") for t in payload.transcript],
+                evidence=[e.model_dump(mode="json") for e in payload.evidence],
+                suggested_questions=list(payload.suggested_questions),
+                ticket_system=self._ticketing_system,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+            await uow.handoffs.add(handoff)
+            await uow.handoffs.add_event(handoff.id, "received", at=now, actor=None, detail=None)
+            await effects.refresh_message(uow, handoff, now=now)
+            await effects.ticket_operation(
+                uow, handoff, OutboxKind.TICKET_CREATE, {}, key="create", now=now
+            )
+            await effects.tell_customer_status(
+                uow,
+                handoff,
+                HandoffStatus.QUEUED,
+                message=customer_text.queued(reference, None),
+                now=now,
+            )
+            await uow.commit()
+        return True
+
+    async def customer_message(self, handoff_id: str, message: CustomerMessageIn) -> Accepted:
+        now = self._clock.now()
+        body = {"handoff_id": handoff_id, "message_id": message.message_id, "status": "accepted"}
+        async with self._db.uow() as uow:
+            handoff = await uow.handoffs.get(handoff_id)
+            if handoff is None:
+                raise NotFound(f"No handoff {handoff_id}.")
+            if handoff.status in CLOSED:
+                raise Conflict(f"Handoff {handoff_id} is {handoff.status}; start a new handoff.")
+            stored = await uow.handoffs.add_message(
+                handoff.id,
+                direction="customer",
+                external_id=message.message_id,
+                text=message.text,
+                at=message.at or now,
+                author_id=handoff.customer_id,
+                author_name=handoff.customer_name,
+            )
+            if not stored:
+                return Accepted(body, created=False)
+            await effects.post_in_thread(
+                uow,
+                handoff,
+                blocks.customer_message(message.text, customer_name=handoff.customer_name),
+                key=f"customer:{message.message_id}",
+                now=now,
+            )
+            await effects.ticket_operation(
+                uow,
+                handoff,
+                OutboxKind.TICKET_COMMENT,
+                {"body": message.text, "public": True, "author": handoff.customer_name},
+                key=f"customer:{message.message_id}",
+                now=now,
+            )
+            await uow.commit()
+        log.info("handoff.customer_message", handoff_id=handoff_id, message_id=message.message_id)
+        return Accepted(body, created=True)

@@ -1,0 +1,75 @@
+"""Scheduled jobs (APScheduler 3, AsyncIOScheduler). Jobs decide what is due from the
+database, so a restart loses nothing; every replica runs them, and work is claimed
+through the database (leases with SKIP LOCKED, or a (job, fire time) row inserted once)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+if TYPE_CHECKING:
+    from bot.app import Deskhand
+
+log = structlog.get_logger(__name__)
+WORKER_ID = uuid.uuid4().hex[:12]
+
+
+def build_scheduler(app: Deskhand) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+    poll = app.settings.outbox_poll_interval
+    scheduler.add_job(
+        app.dispatcher.wake, IntervalTrigger(seconds=poll), id="outbox_due", **defaults
+    )
+    scheduler.add_job(
+        lambda: update_gauges(app), IntervalTrigger(seconds=15), id="gauges", **defaults
+    )
+    scheduler.add_job(
+        lambda: refresh_directory(app), IntervalTrigger(minutes=5), id="directory", **defaults
+    )
+    scheduler.add_job(
+        lambda: prune_outbox(app), CronTrigger(minute=7), id="prune_outbox", **defaults
+    )
+    return scheduler
+
+
+async def update_gauges(app: Deskhand) -> None:
+    async with app.db.uow() as uow:
+        stats = await uow.outbox.stats()
+    app.metrics.outbox_depth.set(stats.pending)
+    app.metrics.outbox_dead_letters.set(stats.dead)
+    age = 0.0
+    if stats.oldest_pending_at is not None:
+        age = max(0.0, (app.clock.now() - stats.oldest_pending_at).total_seconds())
+    app.metrics.outbox_oldest_age.set(age)
+    for host, state in app.http.circuit_states().items():
+        app.metrics.integration_up.labels(host=host).set(0 if state == "open" else 1)
+
+
+async def refresh_directory(app: Deskhand) -> None:
+    await app.refresh_identity()
+    await app.permissions.refresh(app.directory)
+
+
+def _hour(now: datetime) -> datetime:
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
+async def prune_outbox(app: Deskhand) -> int:
+    """Delete delivered rows past their retention; one replica per hour does it."""
+    now = app.clock.now()
+    async with app.db.uow() as uow:
+        if not await uow.job_runs.claim("prune_outbox", _hour(now), worker=WORKER_ID):
+            return 0
+        removed = await uow.outbox.prune(
+            done_before=now - timedelta(seconds=app.settings.outbox_retention)
+        )
+        await uow.commit()
+    log.info("outbox.pruned", removed=removed)
+    return removed

@@ -1,0 +1,69 @@
+"""Prometheus metrics, one registry per app (no global state, so tests don't collide)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.http_requests = Counter(
+            "deskhand_http_requests",
+            "HTTP requests served, by route and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.slack_ack_seconds = Histogram(
+            "deskhand_slack_ack_seconds",
+            "Time from receiving a Slack request to answering it.",
+            ["kind"],
+            buckets=ACK_BUCKETS,
+            registry=r,
+        )
+        self.webhook_seconds = Histogram(
+            "deskhand_webhook_seconds",
+            "Time to accept or refuse an inbound webhook.",
+            ["route"],
+            buckets=ACK_BUCKETS,
+            registry=r,
+        )
+        self.handoffs = Counter(
+            "deskhand_handoff_events", "Handoff lifecycle events.", ["event"], registry=r
+        )
+        self.outbox_processed = Counter(
+            "deskhand_outbox_processed",
+            "Outbox rows processed, by kind and outcome.",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.outbox_delivery_seconds = Histogram(
+            "deskhand_outbox_delivery_seconds",
+            "Time from queuing an outbox row to delivering it.",
+            ["kind"],
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600),
+            registry=r,
+        )
+        self.outbox_depth = Gauge(
+            "deskhand_outbox_depth", "Outbox rows waiting to be delivered.", registry=r
+        )
+        self.outbox_oldest_age = Gauge(
+            "deskhand_outbox_oldest_age_seconds",
+            "Age of the oldest outbox row waiting to be delivered.",
+            registry=r,
+        )
+        self.outbox_dead_letters = Gauge(
+            "deskhand_outbox_dead_letters", "Outbox rows given up on (dead letters).", registry=r
+        )
+        self.integration_up = Gauge(
+            "deskhand_integration_up",
+            "1 when the integration's circuit is closed, 0 when open.",
+            ["host"],
+            registry=r,
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,30 @@
+"""Publishes an agent's App Home from stored state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.home import home_view
+from bot.outbox.kinds import OutboxKind
+from bot.slack_api import call
+from storage.db import Database
+from storage.outbox import OutboxMessage
+
+
+class HomeEffects:
+    def __init__(self, db: Database, client: AsyncWebClient) -> None:
+        self._db = db
+        self._client = client
+
+    def effects(self) -> dict[str, Any]:
+        return {OutboxKind.SLACK_HOME: self.publish}
+
+    async def publish(self, message: OutboxMessage) -> None:
+        user_id = message.payload["user_id"]
+        async with self._db.uow() as uow:
+            available = await uow.agents.is_available(user_id)
+            handoffs = await uow.handoffs.list_open(limit=40)
+        view = home_view(available=available, handoffs=handoffs)
+        await call("views.publish", self._client.views_publish(user_id=user_id, view=view))

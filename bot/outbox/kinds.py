@@ -1,0 +1,32 @@
+"""Every kind of outbox row; the dispatcher maps each to one effect."""
+
+from enum import StrEnum
+
+
+class OutboxKind(StrEnum):
+    SLACK_HANDOFF_MESSAGE = "slack.handoff_message"
+    SLACK_TRANSCRIPT = "slack.transcript"
+    SLACK_THREAD_MESSAGE = "slack.thread_message"
+    SLACK_EPHEMERAL = "slack.ephemeral"
+    SLACK_REACTION = "slack.reaction"
+    SLACK_HOME = "slack.home"
+    CHATBOT_CALLBACK = "chatbot.callback"
+    TICKET_CREATE = "ticket.create"
+    TICKET_ASSIGN = "ticket.assign"
+    TICKET_UNASSIGN = "ticket.unassign"
+    TICKET_COMMENT = "ticket.comment"
+    TICKET_STATUS = "ticket.status"
+
+
+def slack_order(handoff_id: str) -> str:
+    """A handoff's Slack rows go out in order: the post before its thread and updates."""
+    return f"slack:{handoff_id}"
+
+
+def chatbot_order(handoff_id: str) -> str:
+    return f"chatbot:{handoff_id}"
+
+
+def ticket_order(handoff_id: str) -> str:
+    """Ticket operations wait for the ticket to exist."""
+    return f"ticket:{handoff_id}"

@@ -1,0 +1,14 @@
+"""Inbound webhooks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from handlers.webhooks import handoffs
+
+if TYPE_CHECKING:
+    from bot.app import Deskhand
+
+
+def install(app: Deskhand) -> None:
+    handoffs.install(app)

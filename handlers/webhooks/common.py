@@ -1,0 +1,125 @@
+"""What every deskhand-signed webhook shares: size cap, signature, JSON, JSON errors.
+
+Checks run cheapest-first and nothing is stored before all of them pass.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from bot.clock import Clock
+from bot.errors import DeskhandError
+from bot.metrics import Metrics
+from integrations.signing import MAX_SKEW_SECONDS, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+
+log = structlog.get_logger(__name__)
+
+MAX_BODY = 1024 * 1024
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class WebhookError(Exception):
+    def __init__(
+        self, status: int, code: str, message: str, details: list[Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[Any] | None = None
+) -> web.Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return web.json_response({"error": error}, status=status)
+
+
+async def read_body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise WebhookError(413, "payload_too_large", f"The body is over {MAX_BODY} bytes.")
+    body = await request.content.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise WebhookError(413, "payload_too_large", f"The body is over {MAX_BODY} bytes.")
+    return body
+
+
+async def read_signed_json(request: web.Request, *, secret: SecretStr | None, clock: Clock) -> Any:
+    if secret is None:
+        raise WebhookError(401, "webhooks_disabled", "DESKHAND_WEBHOOK_SECRET is not set.")
+    body = await read_body(request)
+    timestamp = request.headers.get(TIMESTAMP_HEADER)
+    signature = request.headers.get(SIGNATURE_HEADER)
+    now = clock.now().timestamp()
+    if (
+        timestamp
+        and timestamp.lstrip("-").isdigit()
+        and abs(now - int(timestamp)) > MAX_SKEW_SECONDS
+    ):
+        raise WebhookError(401, "stale_timestamp", "The request timestamp is too old or new.")
+    if not verify(secret.get_secret_value(), timestamp, signature, body, now=now):
+        raise WebhookError(401, "invalid_signature", "The request signature does not match.")
+    if request.method != "GET" or body:
+        if request.content_type != "application/json":
+            raise WebhookError(415, "unsupported_media_type", "Send application/json.")
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise WebhookError(422, "invalid_json", "The body is not valid JSON.") from exc
+    return None
+
+
+def parse(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ][:20]
+        raise WebhookError(422, "invalid_payload", "The payload is not valid.", details) from exc
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except WebhookError as exc:
+        log.info("webhook.refused", path=request.path, status=exc.status, code=exc.code)
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+    except DeskhandError as exc:
+        return error_response(exc.http_status, exc.code, exc.user_message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        return error_response(exc.status, code.get(exc.status, "error"), exc.reason)
+    except Exception:
+        # Nothing malformed gets here (refusals are above): this is us or the database.
+        incident = uuid.uuid4().hex[:12]
+        log.exception("webhook.failed", path=request.path, incident=incident)
+        return error_response(503, "unavailable", f"Try again later (incident {incident}).")
+
+
+def metrics_middleware(metrics: Metrics) -> Callable[[web.Request, Handler], Awaitable[Any]]:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        response = await handler(request)
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        metrics.http_requests.labels(route, request.method, str(response.status)).inc()
+        if route.startswith("/webhooks"):
+            metrics.webhook_seconds.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    return middleware

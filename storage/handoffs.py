@@ -1,0 +1,135 @@
+"""Handoffs, their messages and their audit trail. Transitions are compare-and-set."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Handoff, HandoffEvent, HandoffMessage
+from storage.upsert import insert_ignore
+
+
+class HandoffRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, handoff: Handoff) -> None:
+        self._session.add(handoff)
+        await self._session.flush()
+
+    async def get(self, handoff_id: str) -> Handoff | None:
+        return await self._session.scalar(select(Handoff).where(Handoff.handoff_id == handoff_id))
+
+    async def get_by_reference(self, reference: str) -> Handoff | None:
+        return await self._session.scalar(select(Handoff).where(Handoff.reference == reference))
+
+    async def by_thread(self, channel: str, thread_ts: str) -> Handoff | None:
+        return await self._session.scalar(
+            select(Handoff).where(Handoff.slack_channel == channel, Handoff.slack_ts == thread_ts)
+        )
+
+    async def transition(
+        self,
+        handoff_id: str,
+        *,
+        from_statuses: Sequence[str],
+        values: dict[str, Any],
+        claimed_by: str | None = None,
+    ) -> bool:
+        """Apply `values` only if the handoff is still in one of `from_statuses`
+        (and, when given, still claimed by `claimed_by`). Of two racing callers one wins."""
+        stmt = update(Handoff).where(
+            Handoff.handoff_id == handoff_id, Handoff.status.in_(list(from_statuses))
+        )
+        if claimed_by is not None:
+            stmt = stmt.where(Handoff.claimed_by == claimed_by)
+        result = await self._session.execute(
+            stmt.values(version=Handoff.version + 1, **values).execution_options(
+                synchronize_session=False
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def update(self, handoff_id: str, values: dict[str, Any]) -> None:
+        await self._session.execute(
+            update(Handoff)
+            .where(Handoff.handoff_id == handoff_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def refresh(self, handoff: Handoff) -> None:
+        await self._session.refresh(handoff)
+
+    async def add_event(
+        self, handoff_pk: int, kind: str, *, at: datetime, actor: str | None, detail: str | None
+    ) -> None:
+        self._session.add(
+            HandoffEvent(handoff_pk=handoff_pk, kind=kind, actor=actor, detail=detail, at=at)
+        )
+
+    async def recent_events(self, handoff_pk: int, *, limit: int = 3) -> list[HandoffEvent]:
+        rows = await self._session.scalars(
+            select(HandoffEvent)
+            .where(HandoffEvent.handoff_pk == handoff_pk)
+            .order_by(HandoffEvent.id.desc())
+            .limit(limit)
+        )
+        return list(reversed(list(rows)))
+
+    async def add_message(
+        self,
+        handoff_pk: int,
+        *,
+        direction: str,
+        external_id: str,
+        text: str,
+        at: datetime,
+        author_id: str | None = None,
+        author_name: str | None = None,
+    ) -> bool:
+        """Store a message once; redelivery of the same external id returns False."""
+        result = await self._session.execute(
+            insert_ignore(
+                self._session,
+                HandoffMessage,
+                {
+                    "handoff_pk": handoff_pk,
+                    "direction": direction,
+                    "external_id": external_id,
+                    "text": text,
+                    "author_id": author_id,
+                    "author_name": author_name,
+                    "created_at": at,
+                },
+                ["handoff_pk", "direction", "external_id"],
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def messages(self, handoff_pk: int) -> list[HandoffMessage]:
+        rows = await self._session.scalars(
+            select(HandoffMessage)
+            .where(HandoffMessage.handoff_pk == handoff_pk)
+            .order_by(HandoffMessage.id)
+        )
+        return list(rows)
+
+    async def list_open(self, *, limit: int = 20) -> list[Handoff]:
+        rows = await self._session.scalars(
+            select(Handoff)
+            .where(Handoff.status.in_(["queued", "claimed"]))
+            .order_by(Handoff.created_at)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def count_by_status(self) -> dict[str, int]:
+        rows = await self._session.execute(
+            select(Handoff.status, func.count()).group_by(Handoff.status)
+        )
+        return {status: count for status, count in rows.tuples()}

@@ -1,0 +1,175 @@
+"""SQLAlchemy 2.0 models. Public ids (handoff_id, reference) are what leaves the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Handoff(Base):
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[str] = mapped_column(String(200), unique=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    session_id: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    priority: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(Text)
+    intent: Mapped[str | None] = mapped_column(Text)
+    department: Mapped[str | None] = mapped_column(String(200))
+    locale: Mapped[str | None] = mapped_column(String(35))
+    customer_id: Mapped[str] = mapped_column(String(200))
+    customer_name: Mapped[str | None] = mapped_column(String(400))
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    transcript: Mapped[list[Any]] = mapped_column(JSON)
+    evidence: Mapped[list[Any]] = mapped_column(JSON)
+    suggested_questions: Mapped[list[Any]] = mapped_column(JSON)
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
+    claimed_by_name: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(40))
+    resolved_at: Mapped[datetime | None]
+    slack_channel: Mapped[str | None] = mapped_column(String(40))
+    slack_ts: Mapped[str | None] = mapped_column(String(40))
+    ticket_system: Mapped[str | None] = mapped_column(String(20))
+    ticket_id: Mapped[str | None] = mapped_column(String(100))
+    ticket_url: Mapped[str | None] = mapped_column(Text)
+    offline_reference: Mapped[str | None] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_handoffs_slack_thread", "slack_channel", "slack_ts"),)
+
+
+class HandoffEvent(Base):
+    """The audit trail of a handoff: who did what, when."""
+
+    __tablename__ = "handoff_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    handoff_pk: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_handoff_events_handoff", "handoff_pk", "id"),)
+
+
+class HandoffMessage(Base):
+    """A message of the conversation after the handoff, from either side."""
+
+    __tablename__ = "handoff_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    handoff_pk: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
+    # customer (from the chatbot), agent (to the customer) or note (internal).
+    direction: Mapped[str] = mapped_column(String(16))
+    # The chatbot's message_id, or the Slack message ts: what makes redelivery harmless.
+    external_id: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[str | None] = mapped_column(String(200))
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("handoff_pk", "direction", "external_id", name="uq_handoff_message"),
+    )
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    # Rows sharing an ordering key are delivered in id order (one handoff's thread, say).
+    ordering_key: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_ordering", "ordering_key", "status", "id"),
+    )
+
+
+class Ticket(Base):
+    """A ticket of the built-in `local` ticketing system."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str | None] = mapped_column(String(40), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    subject: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    requester_email: Mapped[str | None] = mapped_column(String(320))
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TicketComment(Base):
+    __tablename__ = "ticket_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_pk: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean)
+    author: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Agent(Base):
+    """A Slack user's availability; agents start away."""
+
+    __tablename__ = "agents"
+
+    slack_user_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    available: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime]
+
+
+class JobRun(Base):
+    """One row per (job, fire time): the replica that inserts it runs the job."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(80), primary_key=True)
+    fire_time: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    claimed_by: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,222 @@
+"""The transactional outbox: rows written with a state change, delivered after commit.
+
+Attempts are counted when a row is claimed, so a row that crashes its process still
+reaches the dead-letter limit. A claim is a lease: a crashed worker's rows come back
+once the lease runs out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.models import OutboxRow
+from storage.upsert import insert_ignore
+
+PENDING, DONE, DEAD = "pending", "done", "dead"
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    idempotency_key: str
+    ordering_key: str | None
+    attempts: int
+    created_at: datetime
+    claim: str
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    pending: int
+    dead: int
+    oldest_pending_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    kind: str
+    idempotency_key: str
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self.added = 0
+
+    async def add(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        key: str,
+        now: datetime,
+        ordering_key: str | None = None,
+        not_before: datetime | None = None,
+    ) -> bool:
+        """Queue a row; a row with the same idempotency key already queued wins."""
+        stmt = insert_ignore(
+            self._session,
+            OutboxRow,
+            {
+                "kind": kind,
+                "payload": payload,
+                "idempotency_key": key,
+                "ordering_key": ordering_key,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": not_before or now,
+                "created_at": now,
+                "updated_at": now,
+            },
+            ["idempotency_key"],
+        )
+        result = await self._session.execute(stmt)
+        inserted = bool(getattr(result, "rowcount", 0))
+        self.added += int(inserted)
+        return inserted
+
+    async def claim_due(
+        self, *, now: datetime, limit: int, lease: timedelta
+    ) -> list[OutboxMessage]:
+        earlier = aliased(OutboxRow)
+        # A row waits while an earlier row of its ordering key is still pending.
+        blocked = exists().where(
+            earlier.ordering_key == OutboxRow.ordering_key,
+            earlier.status == PENDING,
+            earlier.id < OutboxRow.id,
+        )
+        due = (
+            select(OutboxRow.id)
+            .where(
+                OutboxRow.status == PENDING,
+                OutboxRow.next_attempt_at <= now,
+                or_(OutboxRow.locked_until.is_(None), OutboxRow.locked_until < now),
+                or_(OutboxRow.ordering_key.is_(None), ~blocked),
+            )
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claim = uuid.uuid4().hex
+        await self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(due.scalar_subquery()))
+            .values(
+                locked_by=claim,
+                locked_until=now + lease,
+                attempts=OutboxRow.attempts + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        rows = await self._session.scalars(
+            select(OutboxRow).where(OutboxRow.locked_by == claim).order_by(OutboxRow.id)
+        )
+        return [
+            OutboxMessage(
+                id=row.id,
+                kind=row.kind,
+                payload=row.payload,
+                idempotency_key=row.idempotency_key,
+                ordering_key=row.ordering_key,
+                attempts=row.attempts,
+                created_at=row.created_at,
+                claim=claim,
+            )
+            for row in rows
+        ]
+
+    async def mark_done(self, message: OutboxMessage, *, now: datetime) -> bool:
+        return await self._finish(message, now=now, status=DONE, done_at=now, last_error=None)
+
+    async def mark_retry(
+        self, message: OutboxMessage, *, now: datetime, next_attempt_at: datetime, error: str
+    ) -> bool:
+        return await self._finish(
+            message, now=now, status=PENDING, next_attempt_at=next_attempt_at, last_error=error
+        )
+
+    async def mark_dead(self, message: OutboxMessage, *, now: datetime, error: str) -> bool:
+        return await self._finish(message, now=now, status=DEAD, last_error=error)
+
+    async def defer(self, message: OutboxMessage, *, now: datetime, until: datetime) -> bool:
+        """Not ready yet (waiting on another row): try later without spending an attempt."""
+        return await self._finish(
+            message,
+            now=now,
+            status=PENDING,
+            next_attempt_at=until,
+            attempts=OutboxRow.attempts - 1,
+        )
+
+    async def _finish(self, message: OutboxMessage, *, now: datetime, **values: Any) -> bool:
+        result = await self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == message.id, OutboxRow.locked_by == message.claim)
+            .values(locked_by=None, locked_until=None, updated_at=now, **values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def stats(self) -> OutboxStats:
+        counts = dict(
+            (status, count)
+            for status, count in (
+                await self._session.execute(
+                    select(OutboxRow.status, func.count())
+                    .where(OutboxRow.status.in_([PENDING, DEAD]))
+                    .group_by(OutboxRow.status)
+                )
+            ).tuples()
+        )
+        oldest = await self._session.scalar(
+            select(func.min(OutboxRow.created_at)).where(OutboxRow.status == PENDING)
+        )
+        return OutboxStats(
+            pending=counts.get(PENDING, 0), dead=counts.get(DEAD, 0), oldest_pending_at=oldest
+        )
+
+    async def dead_letters(self, *, limit: int = 20) -> list[DeadLetter]:
+        rows = await self._session.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.status == DEAD)
+            .order_by(OutboxRow.updated_at.desc())
+            .limit(limit)
+        )
+        return [
+            DeadLetter(r.id, r.kind, r.idempotency_key, r.attempts, r.last_error, r.updated_at)
+            for r in rows
+        ]
+
+    async def revive(self, row_id: int, *, now: datetime) -> bool:
+        """Send a dead letter round again (an operator's manual retry)."""
+        result = await self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row_id, OutboxRow.status == DEAD)
+            .values(status=PENDING, attempts=0, next_attempt_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        revived = bool(getattr(result, "rowcount", 0))
+        self.added += int(revived)
+        return revived
+
+    async def prune(self, *, done_before: datetime) -> int:
+        result = await self._session.execute(
+            delete(OutboxRow)
+            .where(OutboxRow.status == DONE, OutboxRow.done_at < done_before)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0))
