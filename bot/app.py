@@ -215,7 +215,8 @@ def create_app(
         return app.authorize_result(enterprise_id, team_id)
 
     app.bolt = AsyncApp(
-        client=slack,
+        # Tokenless: the token comes from `authorize`; listeners never call Slack directly.
+        client=AsyncWebClient(base_url=str(settings.slack_api_url)),
         signing_secret=signing.get_secret_value() if signing else "socket-mode",
         authorize=authorize,
         # Listeners ack, then do their few milliseconds of database work before the

@@ -9,11 +9,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
@@ -32,12 +28,11 @@ TRANSIENT = {
 
 
 def make_slack_client(*, token: str, base_url: str, timeout: float) -> AsyncWebClient:
-    # The async client honours Retry-After only with the rate-limit handler added explicitly.
-    handlers: list[AsyncRetryHandler] = [
-        AsyncConnectionErrorRetryHandler(max_retry_count=1),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=1),
-        AsyncServerErrorRetryHandler(max_retry_count=1),
-    ]
+    # The async client honours Retry-After only with the rate-limit handler added
+    # explicitly. A 429 means Slack did nothing, so repeating is safe. A 5xx or a dropped
+    # connection may come after Slack posted: those go back to the outbox, which looks for
+    # the message before posting again (client-level retries would post it twice).
+    handlers: list[AsyncRetryHandler] = [AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
     return AsyncWebClient(
         token=token, base_url=base_url, timeout=int(max(1, timeout)), retry_handlers=handlers
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Insert
+from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -18,7 +18,7 @@ def insert_ignore(
     conflict_columns: Sequence[str],
 ) -> Insert:
     name = session.get_bind().dialect.name
-    table = model.__table__
+    table = cast(Table, model.__table__)
     stmt: Insert
     if name == "postgresql":
         stmt = (

@@ -73,15 +73,17 @@ class Demo:
             slack_url = await self.slack.start()
             self.slack.add_user(AGENT[0], AGENT[1], "Ana Agent", "ana@example.com")
             chatbot_url = await self.chatbot.start()
-            settings = Settings(
-                SLACK_BOT_TOKEN="xoxb-demo",  # noqa: S106 - the stand-in's token
-                SLACK_SIGNING_SECRET=self.slack_secret,
-                SLACK_API_URL=slack_url,
-                DESKHAND_DATABASE_URL=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
-                DESKHAND_WEBHOOK_SECRET=self.webhook_secret,
-                DESKHAND_ESCALATION_CHANNEL=CHANNEL,
-                DESKHAND_CHATBOT_CALLBACK_URL=chatbot_url,
-                DESKHAND_OUTBOX_POLL_INTERVAL=0.5,
+            settings = Settings.model_validate(
+                {
+                    "SLACK_BOT_TOKEN": "xoxb-demo",
+                    "SLACK_SIGNING_SECRET": self.slack_secret,
+                    "SLACK_API_URL": slack_url,
+                    "DESKHAND_DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
+                    "DESKHAND_WEBHOOK_SECRET": self.webhook_secret,
+                    "DESKHAND_ESCALATION_CHANNEL": CHANNEL,
+                    "DESKHAND_CHATBOT_CALLBACK_URL": chatbot_url,
+                    "DESKHAND_OUTBOX_POLL_INTERVAL": 0.5,
+                }
             )
             app = create_app(settings, clock=self.clock)
             runner = web.AppRunner(app.web, access_log=None)

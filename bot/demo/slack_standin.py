@@ -82,6 +82,7 @@ class SlackStandIn:
         self.base_url = ""  # "http://127.0.0.1:PORT/api/"
         self._failures: list[_Failure] = []
         self._down = False
+        self._lost: dict[str, int] = {}
         self._delay = 0.0
         self._runner: web.AppRunner | None = None
 
@@ -164,6 +165,11 @@ class SlackStandIn:
         if retry_after is not None:
             status = 429
         self._failures.append(_Failure(method, status, count, retry_after, error))
+
+    def lose_next_response(self, method: str, *, count: int = 1) -> None:
+        """Carry out the next ``count`` calls to ``method`` but answer HTTP 503, as when
+        the caller crashes or times out after Slack did the work."""
+        self._lost[method] = self._lost.get(method, 0) + count
 
     def go_down(self) -> None:
         """Answer every call with HTTP 503 (still recorded, ok=False) until come_back()."""
@@ -266,6 +272,9 @@ class SlackStandIn:
             result = handler(self.state, args)
         except SlackError as exc:
             return _answer(call, 200, exc.code, None)
+        if self._lost.get(method):
+            self._lost[method] -= 1
+            return _answer(call, 503, None, None)
         call.ok, call.status = True, 200
         return web.json_response({"ok": True, **result})
 

@@ -174,7 +174,6 @@ def _status(view: HandoffView) -> str:
             return f":white_check_mark: Resolved by {_mention(view.resolved_by)}"
         case HandoffStatus.RETURNED_TO_BOT:
             return ":robot_face: Returned to the bot"
-    return safe_text(str(view.status))
 
 
 def _mention(user_id: str | None) -> str:

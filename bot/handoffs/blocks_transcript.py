@@ -14,10 +14,8 @@ from bot.text import escape_mrkdwn, safe_text, split_text, truncate
 
 Block = dict[str, Any]
 
-MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_FIELD_TEXT = 2000
-MAX_FIELDS = 10
 MAX_HEADER_TEXT = 150
 MAX_BUTTON_TEXT = 75
 MAX_CONTEXT_ELEMENTS = 10
@@ -70,18 +68,18 @@ def transcript_needs_thread(view: HandoffView) -> bool:
     """Whether the message leaves out any of the conversation, so the thread must carry it."""
     if len(view.transcript) > RECENT_TURNS:
         return True
-    return any(
-        len(_turn_text(turn)) > TURN_PREVIEW_CHARS for turn in view.transcript[-RECENT_TURNS:]
-    )
+    return _needs_thread(view, [_turn_text(turn) for turn in view.transcript[-RECENT_TURNS:]])
 
 
 def recent_turn_blocks(view: HandoffView) -> list[Block]:
     """The last turns of the conversation, shortened, for the handoff message itself."""
+    recent = view.transcript[-RECENT_TURNS:]
+    texts = [_turn_text(turn) for turn in recent]
     blocks = [
-        section(f"{turn_label(turn)}\n{truncate(_turn_text(turn), TURN_PREVIEW_CHARS)}")
-        for turn in view.transcript[-RECENT_TURNS:]
+        section(f"{turn_label(turn)}\n{truncate(text, TURN_PREVIEW_CHARS)}")
+        for turn, text in zip(recent, texts, strict=True)
     ]
-    if transcript_needs_thread(view):
+    if _needs_thread(view, texts):
         count = len(view.transcript)
         noun = "turn" if count == 1 else "turns"
         blocks.append(context(f":thread: Full transcript ({count} {noun}) in the thread"))
@@ -107,6 +105,11 @@ def transcript_thread_messages(view: HandoffView) -> list[dict[str, Any]]:
         lead = intro if number == 1 else [context(title)]
         messages.append({"text": truncate(title, MAX_FALLBACK_TEXT), "blocks": [*lead, *blocks]})
     return messages
+
+
+def _needs_thread(view: HandoffView, recent_texts: list[str]) -> bool:
+    too_many = len(view.transcript) > RECENT_TURNS
+    return too_many or any(len(text) > TURN_PREVIEW_CHARS for text in recent_texts)
 
 
 def _turn_text(turn: TranscriptTurn) -> str:

@@ -49,7 +49,7 @@ class RetryPolicy:
         """Exponential backoff with jitter; a server's Retry-After is a floor."""
         exp = min(self.cap, self.base * (2 ** max(0, attempts - 1)))
         jittered = exp * (0.5 + random.random() / 2)
-        return max(jittered, hint or 0.0)
+        return float(max(jittered, hint or 0.0))
 
 
 class OutboxDispatcher:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from bot.clock import Clock
@@ -110,7 +111,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(503, "unavailable", f"Try again later (incident {incident}).")
 
 
-def metrics_middleware(metrics: Metrics) -> Callable[[web.Request, Handler], Awaitable[Any]]:
+def metrics_middleware(metrics: Metrics) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
