@@ -85,6 +85,12 @@ class Deskhand:
         if self.settings.socket_mode:
             await self._connect_socket_mode()
         self.started = True
+        if not self.settings.escalation_channel:
+            log.warning(
+                "config.missing",
+                variable="DESKHAND_ESCALATION_CHANNEL",
+                effect="handoffs cannot be posted to Slack",
+            )
         log.info("deskhand.started", socket_mode=self.settings.socket_mode)
 
     async def stop(self) -> None:

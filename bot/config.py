@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ConfigError(Exception):
@@ -39,7 +39,8 @@ class Settings(BaseSettings):
 
     escalation_channel: str | None = Field(None, alias="DESKHAND_ESCALATION_CHANNEL")
     chatbot_callback_url: AnyHttpUrl | None = Field(None, alias="DESKHAND_CHATBOT_CALLBACK_URL")
-    leads: tuple[str, ...] = Field((), alias="DESKHAND_LEADS")
+    # NoDecode: a comma-separated list, not JSON (pydantic-settings would json.loads it).
+    leads: Annotated[tuple[str, ...], NoDecode] = Field((), alias="DESKHAND_LEADS")
     ticketing: Literal["local", "zendesk", "intercom", "custom"] = Field(
         "local", alias="DESKHAND_TICKETING"
     )
@@ -52,7 +53,6 @@ class Settings(BaseSettings):
     outbox_backoff_max: float = Field(600.0, alias="DESKHAND_OUTBOX_BACKOFF_MAX", gt=0)
     outbox_poll_interval: float = Field(2.0, alias="DESKHAND_OUTBOX_POLL_INTERVAL", gt=0)
     outbox_retention: float = Field(7 * 86400.0, alias="DESKHAND_OUTBOX_RETENTION", gt=0)
-    transcript_turns_in_message: int = Field(6, alias="DESKHAND_TRANSCRIPT_TURNS", ge=1, le=20)
     http_timeout: float = Field(10.0, alias="DESKHAND_HTTP_TIMEOUT", gt=0)
     run_migrations: bool = Field(True, alias="DESKHAND_RUN_MIGRATIONS")
 

@@ -28,9 +28,6 @@ def build_scheduler(app: Deskhand) -> AsyncIOScheduler:
         app.dispatcher.wake, IntervalTrigger(seconds=poll), id="outbox_due", **defaults
     )
     scheduler.add_job(
-        lambda: update_gauges(app), IntervalTrigger(seconds=15), id="gauges", **defaults
-    )
-    scheduler.add_job(
         lambda: refresh_directory(app), IntervalTrigger(minutes=5), id="directory", **defaults
     )
     scheduler.add_job(
@@ -40,6 +37,7 @@ def build_scheduler(app: Deskhand) -> AsyncIOScheduler:
 
 
 async def update_gauges(app: Deskhand) -> None:
+    """Outbox and integration gauges, read when Prometheus scrapes /metrics."""
     async with app.db.uow() as uow:
         stats = await uow.outbox.stats()
     app.metrics.outbox_depth.set(stats.pending)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from bot.jobs import update_gauges
+
 if TYPE_CHECKING:
     from bot.app import Deskhand
 
@@ -24,6 +26,8 @@ def install(app: Deskhand) -> None:
         )
 
     async def metrics(_: web.Request) -> web.Response:
+        # Gauges read from the database at scrape time, so they are never stale.
+        await update_gauges(app)
         response = web.Response(body=app.metrics.exposition())
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response

@@ -132,4 +132,4 @@ class HandoffRepository:
         rows = await self._session.execute(
             select(Handoff.status, func.count()).group_by(Handoff.status)
         )
-        return {status: count for status, count in rows.tuples()}
+        return {status: count for status, count in rows}

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
@@ -37,8 +37,8 @@ def _upgrade(connection: Connection, url: str, revision: str) -> None:
     command.upgrade(config, revision)
 
 
-@contextmanager
-def _sqlite_lock(url: str) -> Iterator[None]:
+@asynccontextmanager
+async def _sqlite_lock(url: str) -> AsyncIterator[None]:
     database = make_url(url).database
     if not database or database == ":memory:":
         yield
@@ -47,10 +47,14 @@ def _sqlite_lock(url: str) -> Iterator[None]:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        # flock blocks: wait in a thread, so the event loop (and a concurrent upgrade in
+        # this same process, which holds the lock) keeps running instead of deadlocking.
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
 
@@ -62,9 +66,8 @@ async def upgrade_database(url: str, revision: str = "head") -> None:
                 await conn.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"))
                 await conn.run_sync(_upgrade, url, revision)
         else:
-            with _sqlite_lock(url):
-                async with engine.begin() as conn:
-                    await conn.run_sync(_upgrade, url, revision)
+            async with _sqlite_lock(url), engine.begin() as conn:
+                await conn.run_sync(_upgrade, url, revision)
     finally:
         await engine.dispose()
 

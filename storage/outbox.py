@@ -172,16 +172,12 @@ class OutboxRepository:
         return bool(getattr(result, "rowcount", 0))
 
     async def stats(self) -> OutboxStats:
-        counts = dict(
-            (status, count)
-            for status, count in (
-                await self._session.execute(
-                    select(OutboxRow.status, func.count())
-                    .where(OutboxRow.status.in_([PENDING, DEAD]))
-                    .group_by(OutboxRow.status)
-                )
-            ).tuples()
+        rows = await self._session.execute(
+            select(OutboxRow.status, func.count())
+            .where(OutboxRow.status.in_([PENDING, DEAD]))
+            .group_by(OutboxRow.status)
         )
+        counts: dict[str, int] = {status: count for status, count in rows}
         oldest = await self._session.scalar(
             select(func.min(OutboxRow.created_at)).where(OutboxRow.status == PENDING)
         )

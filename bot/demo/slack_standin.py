@@ -3,8 +3,9 @@
 Used by the local demo and by tests. Point slack_sdk at it with
 ``AsyncWebClient(token=..., base_url=await standin.start())``. It keeps a small,
 plausible workspace (channels, messages with unique increasing ``ts``, threads, reactions,
-ephemerals, users, user groups, views, uploaded files; see :mod:`bot.demo.slack_state`),
-records every call, reports contract violations, and can be told to fail.
+ephemerals, users, user groups, views, uploaded files; see :mod:`bot.demo.slack_state`,
+served by the methods in :mod:`bot.demo.slack_methods`), records every call, reports
+contract violations, and can be told to fail.
 
 Behaviour, as Slack does it: errors are HTTP 200 ``{"ok": false, "error": code}``; the
 token comes as ``Authorization: Bearer`` (or a ``token`` field); arguments come from the
@@ -26,7 +27,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.demo.slack_state import HANDLERS, JSONDict, SlackError, SlackState
+from bot.demo.slack_methods import HANDLERS
+from bot.demo.slack_state import JSONDict, SlackError, SlackState
 
 Validator = Callable[[str, str, dict[str, Any]], list[str]]
 

@@ -59,6 +59,7 @@ def describe_event(event: HandoffEvent) -> str:
     actor = f"<@{event.actor}>" if event.actor else "deskhand"
     when = event.at.strftime("%H:%M UTC")
     verbs = {
+        "received": "Received from the chatbot",
         "claimed": f"Claimed by {actor}",
         "released": f"Released by {actor}",
         "resolved": f"Resolved by {actor}",

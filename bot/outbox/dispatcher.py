@@ -47,7 +47,8 @@ class RetryPolicy:
 
     def delay(self, attempts: int, *, hint: float | None = None) -> float:
         """Exponential backoff with jitter; a server's Retry-After is a floor."""
-        exp = min(self.cap, self.base * (2 ** max(0, attempts - 1)))
+        # The exponent is bounded: 2**n past n=1023 does not fit a float (OverflowError).
+        exp = min(self.cap, self.base * 2.0 ** min(max(0, attempts - 1), 1000))
         jittered = exp * (0.5 + random.random() / 2)
         return float(max(jittered, hint or 0.0))
 

@@ -7,6 +7,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from slack_bolt.response import BoltResponse
 
 from bot.errors import DeskhandError
 
@@ -25,7 +26,7 @@ def _where(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
 
 def install(app: Deskhand) -> None:
     @app.bolt.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+    async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
         channel, user, thread_ts = _where(body)
         if isinstance(error, DeskhandError):
             text = error.user_message
@@ -39,3 +40,8 @@ def install(app: Deskhand) -> None:
             await app.notices.ephemeral(
                 channel=channel, user=user, text=text, key=key, thread_ts=thread_ts
             )
+        if isinstance(error, DeskhandError):
+            # A refusal is an answer, not a failure: the listener acked and the person
+            # hears why privately; a 500 would make Slack show an error (or redeliver).
+            return BoltResponse(status=200, body="")
+        return None

@@ -48,10 +48,15 @@ def error_response(
 async def read_body(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise WebhookError(413, "payload_too_large", f"The body is over {MAX_BODY} bytes.")
-    body = await request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        raise WebhookError(413, "payload_too_large", f"The body is over {MAX_BODY} bytes.")
-    return body
+    chunks: list[bytes] = []
+    size = 0
+    # A chunked body has no length up front: stop reading as soon as it is too big.
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise WebhookError(413, "payload_too_large", f"The body is over {MAX_BODY} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def read_signed_json(request: web.Request, *, secret: SecretStr | None, clock: Clock) -> Any:

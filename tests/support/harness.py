@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import aliased
 
 from bot.app import Deskhand, create_app
 from bot.clock import FakeClock
@@ -27,7 +29,7 @@ from bot.demo.slack_standin import SlackStandIn
 from bot.handoffs.mapping import message_marker
 from integrations.http import HttpClient
 from integrations.signing import signed_headers
-from storage.models import OutboxRow
+from storage.models import Base, Handoff, OutboxRow
 from tests.support.slack_spec import SlackSpec
 
 CHANNEL = "C0ESCALATE"
@@ -218,6 +220,139 @@ class Harness:
         self.clock.advance(seconds)
         await self.settle()
 
+    # -- helpers for scenario tests ----------------------------------------------------
+
+    async def count(self, model: type[Base]) -> int:
+        """How many rows the table of ``model`` holds."""
+        async with self.app.db.uow() as uow:
+            count = await uow.session.scalar(select(func.count()).select_from(model))
+        return int(count or 0)
+
+    async def stored_handoff(self, handoff_id: str = HANDOFF["handoff_id"]) -> Handoff | None:
+        async with self.app.db.uow() as uow:
+            return await uow.handoffs.get(handoff_id)
+
+    async def outbox_rows(self, kind: str | None = None) -> list[OutboxRow]:
+        async with self.app.db.uow() as uow:
+            query = select(OutboxRow).order_by(OutboxRow.id)
+            if kind is not None:
+                query = query.where(OutboxRow.kind == kind)
+            return list(await uow.session.scalars(query))
+
+    async def slack_event(
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+    ) -> int:
+        """Deliver one Events API ``event_callback`` wrapping ``event``; the HTTP status."""
+        body = json.dumps(
+            {
+                "token": "legacy-verification-token",
+                "team_id": "T0DEMO",
+                "api_app_id": "A0DESKHAND",
+                "event": event,
+                "type": "event_callback",
+                "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+                "event_time": int(datetime.now(UTC).timestamp()),
+            }
+        )
+        return (await self.slack_request(body, "application/json", retry_num=retry_num)).status
+
+    async def deliverable_rows(self) -> int:
+        """Due rows that are being or could be delivered now: unlike ``due_rows``, a row
+        waiting behind an earlier undelivered row of its ordering key (a post Slack
+        refuses, say) does not count."""
+        earlier = aliased(OutboxRow)
+        blocked = exists().where(
+            earlier.ordering_key == OutboxRow.ordering_key,
+            earlier.status == "pending",
+            earlier.id < OutboxRow.id,
+        )
+        now = self.clock.now()
+        async with self.app.db.uow() as uow:
+            count = await uow.session.scalar(
+                select(func.count())
+                .select_from(OutboxRow)
+                .where(
+                    OutboxRow.status == "pending",
+                    OutboxRow.next_attempt_at <= now,
+                    or_(OutboxRow.ordering_key.is_(None), ~blocked),
+                )
+            )
+        return int(count or 0)
+
+    async def settle_ready(self, within: float = 10.0) -> None:
+        """Like ``settle``, for when something is down: deliver what can be delivered now
+        and return once only retries, and rows queued behind them, are left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            await self.app.dispatcher.drain()
+            if await self.deliverable_rows() == 0:
+                return
+            if loop.time() > deadline:
+                raise AssertionError("outbox did not settle")
+            await asyncio.sleep(0.01)
+
+    async def advance_ready(self, seconds: float) -> None:
+        """Move time on and deliver what can be delivered (see ``settle_ready``)."""
+        self.clock.advance(seconds)
+        await self.settle_ready()
+
+    def slack_ts_follow_clock(self) -> None:
+        """Make the Slack stand-in mint message ts from the app's clock.
+
+        Real Slack's ts are the wall-clock time of the post, and deskhand relies on that
+        (it searches history from shortly before it queued a post); the stand-in's own ts
+        count up from 2023. Call before anything is posted."""
+        last = 0
+
+        def next_ts() -> str:
+            nonlocal last
+            last = max(last + 100, int(self.clock.now().timestamp() * 1_000_000))
+            return f"{last // 1_000_000}.{last % 1_000_000:06d}"
+
+        self.slack.state.next_ts = next_ts  # type: ignore[method-assign]
+
+    async def desk_command(self, text: str, user: tuple[str, str] = AGENT) -> str:
+        """Run ``/desk text`` and return the answer from the ack body.
+
+        Bolt answers ``ack(text=...)`` alone as a ``text/plain`` body (which Slack shows
+        as an ephemeral), and ``ack`` with blocks or a response type as JSON; both are read.
+        """
+        body = slack_requests.slash_command(
+            command="/desk", text=text, user_id=user[0], user_name=user[1], channel=CHANNEL
+        )
+        headers = slack_requests.signed(
+            SLACK_SECRET,
+            body,
+            now=datetime.now(UTC).timestamp(),
+            content_type="application/x-www-form-urlencoded",
+        )
+        async with self.http.post(self.url("/slack/events"), data=body, headers=headers) as r:
+            assert r.status == 200, r.status
+            raw = await r.text()
+            if r.content_type == "application/json":
+                return str(json.loads(raw).get("text", ""))
+            return raw
+
+    async def get(self, path: str) -> tuple[int, str, str]:
+        """GET ``path``: status, body text and Content-Type."""
+        async with self.http.get(self.url(path)) as response:
+            return response.status, await response.text(), response.headers.get("Content-Type", "")
+
+    async def wait_until(self, predicate: Callable[[], bool], within: float = 5.0) -> None:
+        """Poll ``predicate`` (settling the outbox each round) until it holds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not predicate():
+            if loop.time() > deadline:
+                raise AssertionError("condition not met in time")
+            await self.settle()
+            await asyncio.sleep(0.01)
+
 
 def settings_for(database_url: str, slack_url: str, chatbot_url: str, **extra: Any) -> Settings:
     values: dict[str, Any] = {
@@ -234,6 +369,22 @@ def settings_for(database_url: str, slack_url: str, chatbot_url: str, **extra: A
     }
     values.update(extra)
     return Settings.model_validate(values)
+
+
+@asynccontextmanager
+async def standins(clock: FakeClock) -> AsyncIterator[tuple[SlackStandIn, ChatbotStandIn]]:
+    """Stand-ins like the ones ``running`` makes, to share between apps (a restart)."""
+    slack = SlackStandIn(bot_token="xoxb-test", validator=SlackSpec.load().validate)
+    await slack.start()
+    for user in (AGENT, OTHER_AGENT, LEAD):
+        slack.add_user(user[0], user[1], user[1].title())
+    chatbot = ChatbotStandIn(secret=WEBHOOK_SECRET, now=lambda: clock.now().timestamp())
+    await chatbot.start()
+    try:
+        yield slack, chatbot
+    finally:
+        await chatbot.stop()
+        await slack.stop()
 
 
 @asynccontextmanager
