@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import structlog
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -77,6 +78,11 @@ class Deskhand:
         if self.settings.run_migrations:
             await upgrade_database(self.settings.database_url)
         await self.http.start()
+        # One long-lived session for Slack too: without it slack_sdk opens a new
+        # connection for every call.
+        self.slack.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.settings.http_timeout)
+        )
         await self.refresh_identity()
         await self.permissions.refresh(self.directory)
         self.dispatcher.start()
@@ -100,6 +106,9 @@ class Deskhand:
             self.scheduler.shutdown(wait=False)
         await self.dispatcher.stop()
         await self.http.close()
+        if self.slack.session is not None:
+            await self.slack.session.close()
+            self.slack.session = None
         await self.db.dispose()
         self.started = False
 

@@ -24,16 +24,24 @@ def build_scheduler(app: Deskhand) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
     poll = app.settings.outbox_poll_interval
+    # Every job is a coroutine function with its arguments passed through `args`:
+    # APScheduler runs those on the event loop (a lambda or a plain function would run
+    # in a worker thread, and a lambda returning a coroutine would never be awaited).
     scheduler.add_job(
-        app.dispatcher.wake, IntervalTrigger(seconds=poll), id="outbox_due", **defaults
+        wake_outbox, IntervalTrigger(seconds=poll), args=[app], id="outbox_due", **defaults
     )
     scheduler.add_job(
-        lambda: refresh_directory(app), IntervalTrigger(minutes=5), id="directory", **defaults
+        refresh_directory, IntervalTrigger(minutes=5), args=[app], id="directory", **defaults
     )
     scheduler.add_job(
-        lambda: prune_outbox(app), CronTrigger(minute=7), id="prune_outbox", **defaults
+        prune_outbox, CronTrigger(minute=7), args=[app], id="prune_outbox", **defaults
     )
     return scheduler
+
+
+async def wake_outbox(app: Deskhand) -> None:
+    """Rows whose retry time came, or that another replica queued, are due now."""
+    app.dispatcher.wake()
 
 
 async def update_gauges(app: Deskhand) -> None:

@@ -125,7 +125,15 @@ class OutboxDispatcher:
             )
             await uow.commit()
         if batch:
-            await asyncio.gather(*(self._deliver(message) for message in batch))
+            # return_exceptions: when cancelled (stop()), wait until every delivery has
+            # unwound; a plain gather returns at the first cancelled one and leaves the
+            # rest running against a database that stop() then disposes of.
+            results = await asyncio.gather(
+                *(self._deliver(message) for message in batch), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
         return len(batch)
 
     async def _deliver(self, message: OutboxMessage) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from bot.handoffs.actions import HandoffAction
 from tests.support.harness import AGENT, CHANNEL, LEAD, OTHER_AGENT, Harness
@@ -11,7 +12,7 @@ from tests.support.harness import AGENT, CHANNEL, LEAD, OTHER_AGENT, Harness
 RACES = 5
 
 
-def _buttons(message: dict) -> list[str]:
+def _buttons(message: dict[str, Any]) -> list[str]:
     return [
         element["action_id"]
         for block in message["blocks"]
@@ -53,7 +54,7 @@ async def test_simultaneous_claims_have_exactly_one_winner(desk: Harness) -> Non
             desk.click(HandoffAction.CLAIM, handoff_id, AGENT),
             desk.click(HandoffAction.CLAIM, handoff_id, OTHER_AGENT),
         )
-        assert statuses == [200, 200]
+        assert list(statuses) == [200, 200]
         await desk.settle()
 
         [claimed] = desk.chatbot.of_type("handoff_status", handoff_id=handoff_id, status="claimed")

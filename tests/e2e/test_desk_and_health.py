@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
@@ -22,7 +23,7 @@ async def _availability(desk: Harness) -> dict[str, bool]:
         return {row.slack_user_id: row.available for row in rows}
 
 
-def _home_publishes(desk: Harness, user: tuple[str, str]) -> list[dict]:
+def _home_publishes(desk: Harness, user: tuple[str, str]) -> list[dict[str, Any]]:
     return [
         c.args["view"]
         for c in desk.slack.calls_to("views.publish")
@@ -205,21 +206,20 @@ async def test_metrics_after_some_traffic(desk: Harness) -> None:
     assert {"block_actions", "slash_command"} <= kinds
 
 
-def _check_histogram(samples: list) -> None:
+def _check_histogram(samples: list[Any]) -> None:
     """Buckets per label set rise, end in +Inf, and +Inf equals _count."""
-    series: dict[tuple, dict[str, object]] = {}
+    buckets: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
+    counts: dict[tuple[tuple[str, str], ...], float] = {}
     for sample in samples:
         labels = tuple(sorted((k, v) for k, v in sample.labels.items() if k != "le"))
-        entry = series.setdefault(labels, {"buckets": []})
         if sample.name.endswith("_bucket"):
-            entry["buckets"].append((float(sample.labels["le"]), sample.value))  # type: ignore[union-attr]
+            buckets.setdefault(labels, []).append((float(sample.labels["le"]), sample.value))
         elif sample.name.endswith("_count"):
-            entry["count"] = sample.value
-    for labels, entry in series.items():
-        buckets = entry["buckets"]
-        assert buckets, labels
-        bounds = [b for b, _ in buckets]  # type: ignore[union-attr]
-        counts = [c for _, c in buckets]  # type: ignore[union-attr]
+            counts[labels] = sample.value
+    assert buckets and set(buckets) == set(counts)
+    for labels, series in buckets.items():
+        bounds = [bound for bound, _ in series]
+        values = [value for _, value in series]
         assert bounds == sorted(bounds) and bounds[-1] == math.inf, labels
-        assert counts == sorted(counts), labels
-        assert counts[-1] == entry.get("count"), labels
+        assert values == sorted(values), labels
+        assert values[-1] == counts[labels], labels

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.clock import FakeClock
+from bot.demo.chatbot_standin import Callback
 from bot.handoffs.actions import HandoffAction
 from bot.jobs import update_gauges
 from bot.outbox.kinds import OutboxKind
@@ -21,7 +24,7 @@ def _posts(desk: Harness) -> list[str]:
     return [m["ts"] for m in desk.slack.messages(CHANNEL)]
 
 
-def _keys(callbacks: list) -> list[str | None]:
+def _keys(callbacks: list[Callback]) -> list[str | None]:
     return [c.idempotency_key for c in callbacks]
 
 
@@ -152,6 +155,43 @@ async def test_work_left_in_the_outbox_survives_a_restart(database_url: str) -> 
 
         keys = _keys(chatbot.received)
         assert len(keys) == len(set(keys)) == len(chatbot.callbacks) == 6
+        assert slack.violations == []
+
+
+def _deliveries_in_flight() -> list[asyncio.Task[Any]]:
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if getattr(task.get_coro(), "__qualname__", "") == "OutboxDispatcher._deliver"
+    ]
+
+
+async def test_stopping_mid_post_leaves_nothing_running_and_posts_once(
+    database_url: str,
+) -> None:
+    clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
+    async with standins(clock) as (slack, chatbot):
+        slack.add_channel(CHANNEL, "escalations")
+        async with running(database_url, slack=slack, chatbot=chatbot, clock=clock) as first:
+            first.slack_ts_follow_clock()
+            slack.slow(0.3)
+            await first.handoff()
+            await slack.wait_for(lambda: bool(slack.calls_to("chat.postMessage")))
+        # Stopped while Slack was still working on the post: stop() waited for every
+        # delivery to unwind before it closed the database.
+        assert _deliveries_in_flight() == []
+        # Slack finishes the post; deskhand never heard of it.
+        await slack.wait_for(lambda: len(slack.messages(CHANNEL)) == 1)
+        slack.slow(0)
+
+        async with running(database_url, slack=slack, chatbot=chatbot, clock=clock) as second:
+            await second.advance(130)  # past the stopped worker's lease
+            post = second.posted_message()
+            assert post is not None
+            assert [m["ts"] for m in slack.messages(CHANNEL)] == [post["ts"]]
+            stored = await second.stored_handoff()
+            assert stored is not None and stored.slack_ts == post["ts"]
+            assert {row.status for row in await second.outbox_rows()} == {"done"}
         assert slack.violations == []
 
 

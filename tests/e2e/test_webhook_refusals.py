@@ -64,7 +64,7 @@ async def _assert_nothing_happened(desk: Harness) -> None:
 async def test_signature_refusals(desk: Harness) -> None:
     raw = json.dumps(handoff_payload()).encode()
     now = desk.clock.now().timestamp()
-    cases: list[tuple[dict[str, str], str]] = [
+    cases: list[tuple[dict[str, str], str | None]] = [
         (signed_headers("not-the-secret", raw, now=now), "invalid_signature"),
         (signed_headers(WEBHOOK_SECRET, raw, now=now - 301), "stale_timestamp"),
         (signed_headers(WEBHOOK_SECRET, raw, now=now + 301), "stale_timestamp"),

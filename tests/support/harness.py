@@ -175,8 +175,12 @@ class Harness:
         )
         async with self.http.post(self.url("/slack/events"), data=body, headers=headers) as r:
             assert r.status == 200
-            data = await r.json(content_type=None)
-            return str(data.get("text", ""))
+            # Bolt answers ack(text=...) as text/plain, ack(blocks=...) as JSON.
+            raw = await r.text()
+            try:
+                return str(json.loads(raw).get("text", ""))
+            except ValueError:
+                return raw
 
     # -- reading outcomes -----------------------------------------------------------
 
