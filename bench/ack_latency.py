@@ -22,7 +22,7 @@ import hmac
 import time
 from typing import Any
 
-from bench import common
+from bench import common, procs
 
 NAME = "ack_latency"
 GOAL_RATIO, GOAL_MS = 10.0, 25.0
@@ -131,7 +131,7 @@ async def main() -> None:
 
     phases: dict[str, Any] = {}
     prefix = f"ack-{common.run_id()}"
-    with common.temp_dir() as tmp, common.StandIns() as standins, common.LoadGen() as load:
+    with common.temp_dir() as tmp, procs.StandIns() as standins, procs.LoadGen() as load:
         url = args.database_url or common.sqlite_url(tmp)
         app = common.make_app(common.settings_for(url, standins.slack_url, standins.chatbot_url))
         variant, seen = bolt_variant(app, process_before_response=False)

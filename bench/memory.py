@@ -20,7 +20,7 @@ import time
 import tracemalloc
 from typing import Any
 
-from bench import common
+from bench import common, procs
 
 NAME = "memory"
 CHUNK = 500
@@ -55,7 +55,7 @@ async def main() -> None:
         tracemalloc.start()
     points: list[dict[str, Any]] = []
     top: list[str] = []
-    with common.temp_dir() as tmp, common.StandIns() as standins:
+    with common.temp_dir() as tmp, procs.StandIns() as standins:
         settings = common.settings_for(
             common.sqlite_url(tmp), standins.slack_url, standins.chatbot_url
         )

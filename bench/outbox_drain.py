@@ -17,7 +17,7 @@ import asyncio
 import time
 from typing import Any
 
-from bench import common
+from bench import common, procs
 
 NAME = "outbox_drain"
 
@@ -63,7 +63,7 @@ async def main() -> None:
     from bot.handoffs.payloads import HandoffIn
     from bot.slack_api import make_slack_client
 
-    with common.temp_dir() as tmp, common.StandIns() as standins:
+    with common.temp_dir() as tmp, procs.StandIns() as standins:
         settings = common.settings_for(
             common.sqlite_url(tmp), standins.slack_url, standins.chatbot_url
         )
