@@ -4,7 +4,6 @@ thread lookup, the audit trail, and exact UTC round-trips."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -16,15 +15,6 @@ from storage.db import Database
 from storage.models import Handoff, HandoffMessage
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 def make_handoff(n: int = 1, **overrides: Any) -> Handoff:

@@ -7,7 +7,6 @@ exercised without sleeping.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -16,16 +15,6 @@ from sqlalchemy import select
 from storage.db import Database
 from storage.models import OutboxRow
 from tests.support.outbox_rows import LEASE, T0, add, at, claim, keys, row, row_count
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
 
 # -- outcomes ----------------------------------------------------------------------------------
 

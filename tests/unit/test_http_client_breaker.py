@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -12,34 +11,9 @@ from integrations.errors import CircuitOpen, RateLimited, Rejected, Unavailable
 from tests.support.scripted_http import (
     FakeMonotonic,
     MakeClient,
-    RecordingSleep,
     Reply,
     ScriptedServer,
-    client_factory,
-    running_server,
 )
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ScriptedServer]:
-    async with running_server() as srv:
-        yield srv
-
-
-@pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
-
-
-@pytest.fixture
-def clock() -> FakeMonotonic:
-    return FakeMonotonic()
-
-
-@pytest.fixture
-async def make_client(sleep: RecordingSleep, clock: FakeMonotonic) -> AsyncIterator[MakeClient]:
-    async with client_factory(sleep, clock) as make:
-        yield make
 
 
 async def test_breaker_opens_half_opens_and_closes(

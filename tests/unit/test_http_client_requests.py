@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
 from structlog.testing import capture_logs
@@ -12,38 +10,12 @@ from yarl import URL
 from integrations.errors import Rejected
 from integrations.http import HttpClient, HttpResponse, _log_path
 from tests.support.scripted_http import (
-    FakeMonotonic,
     MakeClient,
-    RecordingSleep,
     Reply,
     ScriptedServer,
-    client_factory,
-    running_server,
 )
 
 SECRET = "xoxb-super-secret-token"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ScriptedServer]:
-    async with running_server() as srv:
-        yield srv
-
-
-@pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
-
-
-@pytest.fixture
-def clock() -> FakeMonotonic:
-    return FakeMonotonic()
-
-
-@pytest.fixture
-async def make_client(sleep: RecordingSleep, clock: FakeMonotonic) -> AsyncIterator[MakeClient]:
-    async with client_factory(sleep, clock) as make:
-        yield make
 
 
 async def test_200_passes_through(server: ScriptedServer, make_client: MakeClient) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -13,36 +12,11 @@ import pytest
 from integrations.errors import CircuitOpen, Conflict, NotFound, RateLimited, Rejected, Unavailable
 from integrations.http import parse_retry_after
 from tests.support.scripted_http import (
-    FakeMonotonic,
     MakeClient,
     RecordingSleep,
     Reply,
     ScriptedServer,
-    client_factory,
-    running_server,
 )
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ScriptedServer]:
-    async with running_server() as srv:
-        yield srv
-
-
-@pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
-
-
-@pytest.fixture
-def clock() -> FakeMonotonic:
-    return FakeMonotonic()
-
-
-@pytest.fixture
-async def make_client(sleep: RecordingSleep, clock: FakeMonotonic) -> AsyncIterator[MakeClient]:
-    async with client_factory(sleep, clock) as make:
-        yield make
 
 
 async def test_5xx_then_success_retries_with_backoff(
