@@ -6,7 +6,9 @@ error, timeout, 5xx, circuit open), RateLimited, Rejected, NotFound.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -96,3 +98,68 @@ class Ticketing(Protocol):
         ...
 
     async def set_status(self, ticket_id: str, status: TicketStatus) -> None: ...
+
+
+class TicketEventKind(StrEnum):
+    COMMENT = "comment"  # a comment was added in the ticketing system
+    ASSIGNED = "assigned"
+    UNASSIGNED = "unassigned"
+    STATUS = "status"
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    """Something that happened to a ticket in the ticketing system, normalised.
+
+    ``event_id`` is stable for the same change however often the system reports it (a
+    webhook retried, a poll overlapping the last one), so deskhand mirrors it once.
+    ``from_deskhand`` marks changes deskhand made itself (its own API user or admin), which
+    must not echo back to the customer or to Slack.
+    """
+
+    kind: TicketEventKind
+    system: str
+    ticket_id: str
+    event_id: str
+    at: datetime | None = None
+    external_conversation_id: str | None = None
+    body: str | None = None  # COMMENT
+    public: bool = False  # COMMENT: visible to the customer
+    author_name: str | None = None
+    author_email: str | None = None
+    assignee_email: str | None = None  # ASSIGNED
+    status: TicketStatus | None = None  # STATUS
+    from_deskhand: bool = False
+
+
+@dataclass(frozen=True)
+class TicketChanges:
+    events: tuple[TicketEvent, ...]
+    cursor: str | None  # opaque; store it and pass it back; None: nothing new
+
+
+class WebhookRefused(Exception):
+    """A ticketing webhook that must be refused: bad signature, stale, unparseable."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class TicketSync(Protocol):
+    """Two-way sync: the system's webhooks, and (where it has one) a change feed to poll."""
+
+    system: str
+
+    def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes, *, now: float
+    ) -> list[TicketEvent]:
+        """Verify the system's own signature scheme and normalise the events, or raise
+        WebhookRefused. Pure: no I/O, so the handler can refuse before storing anything."""
+        ...
+
+    async def changes_since(self, cursor: str | None, *, limit: int) -> TicketChanges:
+        """Events after ``cursor`` (oldest first). Systems without a feed return none."""
+        ...
