@@ -40,7 +40,7 @@ async def ours(url: str, payloads: list[Any], concurrency: int) -> float:
 
 def raw_rows(payload: Any) -> dict[str, Any]:
     """The values the service writes for one handoff, rendered before the clock starts."""
-    from bot.handoffs import customer_text
+    from bot.customer_messages import CustomerMessages, MessageKey
     from bot.handoffs.mapping import reference_for, status_callback
     from bot.outbox.kinds import OutboxKind, chatbot_order, slack_order, ticket_order
     from storage.models import Handoff
@@ -51,7 +51,8 @@ def raw_rows(payload: Any) -> dict[str, Any]:
     transient = Handoff(
         handoff_id=hid, session_id=payload.session_id, ticket_system="local", reference=ref
     )
-    callback = status_callback(transient, "queued", message=customer_text.queued(ref, None))
+    text = CustomerMessages.load().render(MessageKey.QUEUED, payload.locale, reference=ref)
+    callback = status_callback(transient, "queued", message=text)
     handoff = (
         hid,
         ref,

@@ -7,6 +7,7 @@ and routes on the objects built here); tests/unit/test_layers.py keeps it that w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,8 +18,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.after_ack import AfterAck
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.customer_messages import CustomerMessages
 from bot.desk import DeskService
 from bot.handoffs.conversation import HandoffConversation
 from bot.handoffs.intake import HandoffIntake
@@ -26,6 +29,7 @@ from bot.handoffs.lifecycle import HandoffLifecycle
 from bot.jobs import build_scheduler
 from bot.metrics import Metrics
 from bot.notices import Notices
+from bot.outbox.alert_effects import AlertEffects
 from bot.outbox.chatbot_effects import ChatbotEffects
 from bot.outbox.dispatcher import OutboxDispatcher, RetryPolicy
 from bot.outbox.home_effects import HomeEffects
@@ -34,9 +38,15 @@ from bot.outbox.ticket_effects import TicketEffects
 from bot.permissions import Permissions
 from bot.slack_api import call, make_slack_client
 from bot.slack_directory import SlackDirectory
+from bot.tickets.agents import AgentProfiles
+from bot.tickets.factory import build_ticketing
+from bot.tickets.filing import TicketFiling
+from bot.tickets.queue import QueueService
+from bot.tickets.retries import RETRY_SWEEP_SECONDS, TicketRetries
+from bot.tickets.services import TicketServices
+from bot.tickets.sync import TicketSyncService
 from integrations.chatbot import ChatbotCallbacks, HttpChatbotCallbacks, NoChatbotCallbacks
 from integrations.http import HttpClient
-from integrations.ticketing.local import LocalTicketing
 from integrations.ticketing.protocol import Ticketing
 from storage.db import Database
 from storage.migrate import upgrade_database
@@ -67,6 +77,8 @@ class Deskhand:
     conversation: HandoffConversation
     desk: DeskService
     notices: Notices
+    tickets: TicketServices
+    after_ack: AfterAck = field(default_factory=AfterAck)
     identity: BotIdentity = field(default_factory=BotIdentity)
     bolt: AsyncApp = field(init=False)
     web: web.Application = field(init=False)
@@ -85,6 +97,7 @@ class Deskhand:
         )
         await self.refresh_identity()
         await self.permissions.refresh(self.directory)
+        self.after_ack.start()
         self.dispatcher.start()
         self.dispatcher.wake()  # deliver whatever a previous run left in the outbox
         self.scheduler.start()
@@ -104,6 +117,7 @@ class Deskhand:
             await self.socket_mode.close_async()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.after_ack.stop()
         await self.dispatcher.stop()
         await self.http.close()
         if self.slack.session is not None:
@@ -187,14 +201,63 @@ def create_app(
         token=token, base_url=str(settings.slack_api_url), timeout=settings.http_timeout
     )
     permissions = Permissions(leads=settings.leads)
-    ticketing = ticketing or LocalTicketing(db, now=clock.now)
+    built, sync = build_ticketing(settings, http, db, now=clock.now)
+    ticketing = ticketing or built
     chatbot = chatbot or _chatbot(settings, http, clock)
+    messages = CustomerMessages.load(Path(settings.messages_dir) if settings.messages_dir else None)
+    directory = SlackDirectory(slack)
+    profiles = AgentProfiles(db, directory, clock=clock)
+    queue = QueueService(
+        db,
+        messages,
+        clock=clock,
+        metrics=metrics,
+        default_wait=settings.default_wait,
+        notify_every=settings.queue_notify_every,
+    )
+    filing = TicketFiling(
+        db,
+        ticketing,
+        profiles,
+        queue,
+        messages,
+        clock=clock,
+        metrics=metrics,
+        max_open_claims=settings.max_open_claims,
+        offline_retry_interval=settings.offline_retry_interval,
+        offline_retry_window=settings.offline_retry_window,
+        assignment_retry_base=settings.assignment_retry_base,
+    )
+    retries = TicketRetries(
+        db,
+        ticketing,
+        filing,
+        profiles,
+        clock=clock,
+        metrics=metrics,
+        offline_retry_interval=settings.offline_retry_interval,
+        offline_retry_window=settings.offline_retry_window,
+        assignment_retry_base=settings.assignment_retry_base,
+        assignment_retry_max=settings.assignment_retry_max,
+        assignment_max_attempts=settings.assignment_max_attempts,
+        per_sweep=max(1, settings.ticket_drain_per_minute * RETRY_SWEEP_SECONDS // 60),
+    )
 
     effects: dict[str, Any] = {}
-    effects |= SlackEffects(db, slack, clock=clock, channel=settings.escalation_channel).effects()
+    slack_effects = SlackEffects(db, slack, clock=clock, channel=settings.escalation_channel)
+    effects |= slack_effects.effects()
+    effects |= AlertEffects(db, slack, slack_effects, channel=settings.escalation_channel).effects()
     effects |= HomeEffects(db, slack).effects()
     effects |= ChatbotEffects(db, chatbot, clock=clock).effects()
-    effects |= TicketEffects(db, ticketing, clock=clock).effects()
+    effects |= TicketEffects(
+        db,
+        ticketing,
+        filing,
+        profiles,
+        clock=clock,
+        metrics=metrics,
+        assignment_retry_base=settings.assignment_retry_base,
+    ).effects()
     dispatcher = OutboxDispatcher(
         db,
         effects,
@@ -205,9 +268,14 @@ def create_app(
             base=settings.outbox_backoff_base,
             cap=settings.outbox_backoff_max,
         ),
+        # SQLite has one connection: more deliveries at once would only queue for it,
+        # and crowd the event loop that also answers Slack.
+        concurrency=4 if db.dialect == "sqlite" else 16,
     )
     db.set_outbox_listener(dispatcher.wake)
-    lifecycle = HandoffLifecycle(db, clock=clock, metrics=metrics, permissions=permissions)
+    lifecycle = HandoffLifecycle(
+        db, clock=clock, metrics=metrics, permissions=permissions, messages=messages
+    )
     app = Deskhand(
         settings=settings,
         clock=clock,
@@ -216,13 +284,29 @@ def create_app(
         http=http,
         slack=slack,
         permissions=permissions,
-        directory=SlackDirectory(slack),
+        directory=directory,
         dispatcher=dispatcher,
-        intake=HandoffIntake(db, clock=clock, metrics=metrics, ticketing_system=ticketing.system),
+        intake=HandoffIntake(
+            db,
+            clock=clock,
+            metrics=metrics,
+            ticketing_system=ticketing.system,
+            messages=messages,
+        ),
         lifecycle=lifecycle,
         conversation=HandoffConversation(db, clock=clock),
         desk=DeskService(db, lifecycle, clock=clock),
         notices=Notices(db, clock=clock),
+        tickets=TicketServices(
+            ticketing=ticketing,
+            sync=sync,
+            syncing=TicketSyncService(db, sync, lifecycle, profiles, clock=clock, metrics=metrics),
+            filing=filing,
+            retries=retries,
+            queue=queue,
+            profiles=profiles,
+            messages=messages,
+        ),
     )
     signing = settings.slack_signing_secret
 
@@ -234,8 +318,9 @@ def create_app(
         client=AsyncWebClient(base_url=str(settings.slack_api_url)),
         signing_secret=signing.get_secret_value() if signing else "socket-mode",
         authorize=authorize,
-        # Listeners ack, then do their few milliseconds of database work before the
-        # response goes out: this skips Bolt's 10 ms ack-polling loop entirely.
+        # The response goes out when the listener returns, without Bolt's 10 ms
+        # ack-polling loop. Clicks ack and hand their work to app.after_ack; message
+        # events store the reply first, so an ack means it is kept.
         process_before_response=True,
         request_verification_enabled=not settings.socket_mode,
         raise_error_for_unhandled_request=False,

@@ -45,7 +45,34 @@ class Settings(BaseSettings):
         "local", alias="DESKHAND_TICKETING"
     )
 
+    zendesk_url: AnyHttpUrl | None = Field(None, alias="ZENDESK_URL")
+    zendesk_email: str | None = Field(None, alias="ZENDESK_EMAIL")
+    zendesk_api_token: SecretStr | None = Field(None, alias="ZENDESK_API_TOKEN")
+    intercom_url: AnyHttpUrl = Field(AnyHttpUrl("https://api.intercom.io"), alias="INTERCOM_URL")
+    intercom_access_token: SecretStr | None = Field(None, alias="INTERCOM_ACCESS_TOKEN")
+    intercom_ticket_type_id: str | None = Field(None, alias="INTERCOM_TICKET_TYPE_ID")
+    intercom_admin_id: str | None = Field(None, alias="INTERCOM_ADMIN_ID")
+    custom_ticketing_url: AnyHttpUrl | None = Field(None, alias="CUSTOM_TICKETING_URL")
+    custom_ticketing_token: SecretStr | None = Field(None, alias="CUSTOM_TICKETING_TOKEN")
+    offline_retry_interval: float = Field(300.0, alias="DESKHAND_OFFLINE_RETRY_INTERVAL", gt=0)
+    offline_retry_window: float = Field(3600.0, alias="DESKHAND_OFFLINE_RETRY_WINDOW", gt=0)
+
     # Extensions beyond the contract (documented in docs/configuration.md).
+    zendesk_webhook_secret: SecretStr | None = Field(None, alias="ZENDESK_WEBHOOK_SECRET")
+    intercom_client_secret: SecretStr | None = Field(None, alias="INTERCOM_CLIENT_SECRET")
+    custom_ticketing_webhook_secret: SecretStr | None = Field(
+        None, alias="CUSTOM_TICKETING_WEBHOOK_SECRET"
+    )
+    # 0 turns polling off (webhooks only); only systems with a change feed are polled.
+    ticket_poll_interval: float = Field(60.0, alias="DESKHAND_TICKET_POLL_INTERVAL", ge=0)
+    ticket_drain_per_minute: int = Field(60, alias="DESKHAND_TICKET_DRAIN_PER_MINUTE", ge=1)
+    assignment_retry_base: float = Field(30.0, alias="DESKHAND_ASSIGNMENT_RETRY_BASE", gt=0)
+    assignment_retry_max: float = Field(1800.0, alias="DESKHAND_ASSIGNMENT_RETRY_MAX", gt=0)
+    assignment_max_attempts: int = Field(10, alias="DESKHAND_ASSIGNMENT_MAX_ATTEMPTS", ge=1)
+    max_open_claims: int = Field(3, alias="DESKHAND_MAX_OPEN_CLAIMS", ge=1)
+    default_wait: float = Field(600.0, alias="DESKHAND_DEFAULT_WAIT", gt=0)
+    queue_notify_every: float = Field(180.0, alias="DESKHAND_QUEUE_NOTIFY_EVERY", ge=0)
+    messages_dir: str | None = Field(None, alias="DESKHAND_MESSAGES_DIR")
     log_level: str = Field("INFO", alias="DESKHAND_LOG_LEVEL")
     log_format: Literal["json", "console"] = Field("json", alias="DESKHAND_LOG_FORMAT")
     outbox_max_attempts: int = Field(12, alias="DESKHAND_OUTBOX_MAX_ATTEMPTS", ge=1)
@@ -78,6 +105,25 @@ class Settings(BaseSettings):
             raise ValueError("SLACK_SIGNING_SECRET is required with SLACK_BOT_TOKEN in HTTP mode")
         return self
 
+    @model_validator(mode="after")
+    def _ticketing_credentials(self) -> Settings:
+        required: dict[str, dict[str, object]] = {
+            "zendesk": {
+                "ZENDESK_URL": self.zendesk_url,
+                "ZENDESK_EMAIL": self.zendesk_email,
+                "ZENDESK_API_TOKEN": self.zendesk_api_token,
+            },
+            "intercom": {"INTERCOM_ACCESS_TOKEN": self.intercom_access_token},
+            "custom": {
+                "CUSTOM_TICKETING_URL": self.custom_ticketing_url,
+                "CUSTOM_TICKETING_TOKEN": self.custom_ticketing_token,
+            },
+        }
+        for variable, value in required.get(self.ticketing, {}).items():
+            if not value:
+                raise ValueError(f"{variable} is required with DESKHAND_TICKETING={self.ticketing}")
+        return self
+
     @property
     def demo_mode(self) -> bool:
         """No Slack credentials: the bot runs the local demo."""
@@ -103,4 +149,6 @@ def describe_validation_error(exc: ValidationError) -> str:
     field = Settings.model_fields.get(name)
     variable = field.alias if field is not None and field.alias else name
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    if not loc:  # a rule across variables: its message names them
+        return f"invalid configuration: {message}"
     return f"invalid configuration: {variable}: {message}"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.clock import Clock
 from bot.desk_command import (
     DESK_HELP,
     Available,
     Away,
+    DeadLetters,
     DeskCommand,
+    Fallbacks,
     Help,
     ListOpen,
     ReturnToBot,
@@ -17,7 +21,9 @@ from bot.desk_command import (
 from bot.errors import NotFound
 from bot.handoffs.lifecycle import Actor, HandoffLifecycle
 from bot.outbox.kinds import OutboxKind
+from bot.text import escape_mrkdwn, truncate
 from storage.db import Database
+from storage.fallbacks import DEAD, PENDING, FallbackEntry
 
 
 class DeskService:
@@ -53,6 +59,10 @@ class DeskService:
                     raise NotFound(f"No handoff with reference {reference}.")
                 await self._lifecycle.return_to_bot(handoff.handoff_id, actor)
                 return f"{reference} is handed back to the bot."
+            case Fallbacks():
+                return await self.fallbacks_text()
+            case DeadLetters():
+                return await self.dead_letters_text()
             case Help():
                 return DESK_HELP
             case Unknown(text=text):
@@ -70,6 +80,33 @@ class DeskService:
                 now=now,
             )
             await uow.commit()
+
+    async def fallbacks_text(self) -> str:
+        async with self._db.uow() as uow:
+            entries = await uow.fallbacks.listing(statuses=(PENDING,))
+        if not entries:
+            return "No ticket is on a fallback: every handoff has its ticket. :white_check_mark:"
+        lines = [_fallback_line(e, self._clock.now()) for e in entries]
+        return "Tickets on a fallback (newest first):\n" + "\n".join(lines)
+
+    async def dead_letters_text(self) -> str:
+        async with self._db.uow() as uow:
+            tickets = await uow.fallbacks.listing(statuses=(DEAD,))
+            rows = await uow.outbox.dead_letters()
+        if not tickets and not rows:
+            return "Nothing was given up on. :white_check_mark:"
+        lines = []
+        if tickets:
+            lines.append("Tickets given up on (each alert in the channel has a *Retry* button):")
+            lines += [_fallback_line(e, self._clock.now()) for e in tickets]
+        if rows:
+            lines.append("Deliveries given up on:")
+            lines += [
+                f"• `{r.kind}` #{r.id} after {r.attempts} attempts: "
+                f"{escape_mrkdwn(truncate(r.last_error or 'no error recorded', 200))}"
+                for r in rows
+            ]
+        return "\n".join(lines)
 
     async def open_handoffs_text(self) -> str:
         async with self._db.uow() as uow:
@@ -93,3 +130,25 @@ class DeskService:
                 now=now,
             )
             await uow.commit()
+
+
+_KIND_LABELS = {
+    "offline": "ticketing system unreachable",
+    "assignment": "assignment refused",
+    "queue": "no agent was available",
+}
+
+
+def _fallback_line(entry: FallbackEntry, now: datetime) -> str:
+    what = _KIND_LABELS.get(entry.kind, entry.kind)
+    parts = [f"• *{entry.reference}*: {what}"]
+    if entry.offline_reference and entry.kind == "offline":
+        parts.append(f"offline reference {entry.offline_reference}")
+    if entry.attempts:
+        parts.append(f"{entry.attempts} attempt{'s' if entry.attempts != 1 else ''}")
+    if entry.status == PENDING and entry.next_attempt_at is not None:
+        wait = max(0, int((entry.next_attempt_at - now).total_seconds()))
+        parts.append(f"next try in {wait // 60} min {wait % 60} s")
+    if entry.last_error and entry.status == DEAD:
+        parts.append(f"last error: {escape_mrkdwn(truncate(entry.last_error, 200))}")
+    return ", ".join(parts)

@@ -48,6 +48,16 @@ class Status:
 
 
 @dataclass(frozen=True)
+class Fallbacks:
+    """`/desk fallbacks`: tickets on a fallback branch (offline, unassigned, waiting)."""
+
+
+@dataclass(frozen=True)
+class DeadLetters:
+    """`/desk deadletters`: what deskhand gave up on and needs a person."""
+
+
+@dataclass(frozen=True)
 class Help:
     """`/desk` or `/desk help`."""
 
@@ -59,13 +69,18 @@ class Unknown:
     text: str
 
 
-DeskCommand: TypeAlias = Available | Away | ListOpen | ReturnToBot | Status | Help | Unknown
+DeskCommand: TypeAlias = (
+    Available | Away | ListOpen | ReturnToBot | Status | Fallbacks | DeadLetters | Help | Unknown
+)
 
 _NO_ARGUMENT: dict[str, DeskCommand] = {
     "available": Available(),
     "away": Away(),
     "list": ListOpen(),
     "status": Status(),
+    "fallbacks": Fallbacks(),
+    "deadletters": DeadLetters(),
+    "dead-letters": DeadLetters(),
     "help": Help(),
 }
 
@@ -77,6 +92,8 @@ DESK_HELP = "\n".join(
         "• `/desk list`: the open handoffs",
         "• `/desk status`: whether you are available, and the handoffs you hold",
         "• `/desk return DH-1234`: hand a conversation back to the chatbot",
+        "• `/desk fallbacks`: tickets filed offline, unassigned or waiting for an agent",
+        "• `/desk deadletters`: what deskhand gave up on (tickets and deliveries)",
         "• `/desk help`: this message",
         "In a handoff's thread, your replies go to the customer; a reply starting with `//` "
         "or `note:` stays internal.",

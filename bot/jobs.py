@@ -13,6 +13,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.tickets.retries import RETRY_SWEEP_SECONDS
+from storage.gate import background
+
 if TYPE_CHECKING:
     from bot.app import Deskhand
 
@@ -36,7 +39,41 @@ def build_scheduler(app: Deskhand) -> AsyncIOScheduler:
     scheduler.add_job(
         prune_outbox, CronTrigger(minute=7), args=[app], id="prune_outbox", **defaults
     )
+    scheduler.add_job(
+        retry_tickets,
+        IntervalTrigger(seconds=RETRY_SWEEP_SECONDS),
+        args=[app],
+        id="ticket_retries",
+        **defaults,
+    )
+    scheduler.add_job(
+        notify_queue, IntervalTrigger(seconds=30), args=[app], id="queue_notices", **defaults
+    )
+    if app.settings.ticket_poll_interval > 0 and app.settings.ticketing == "custom":
+        scheduler.add_job(
+            sync_tickets,
+            IntervalTrigger(seconds=app.settings.ticket_poll_interval),
+            args=[app],
+            id="ticket_sync",
+            **defaults,
+        )
     return scheduler
+
+
+async def retry_tickets(app: Deskhand) -> int:
+    """Offline tickets and refused assignments whose retry time came (claimed with a
+    lease, so replicas never retry the same one)."""
+    return await app.tickets.retries.sweep()
+
+
+async def notify_queue(app: Deskhand) -> int:
+    """Waiting customers whose queue position improved hear it."""
+    return await app.tickets.queue.notify_improved()
+
+
+async def sync_tickets(app: Deskhand) -> int:
+    """Poll the ticketing system's change feed from the stored cursor."""
+    return await app.tickets.syncing.poll()
 
 
 async def wake_outbox(app: Deskhand) -> None:
@@ -70,12 +107,13 @@ def _hour(now: datetime) -> datetime:
 async def prune_outbox(app: Deskhand) -> int:
     """Delete delivered rows past their retention; one replica per hour does it."""
     now = app.clock.now()
-    async with app.db.uow() as uow:
-        if not await uow.job_runs.claim("prune_outbox", _hour(now), worker=WORKER_ID):
-            return 0
-        removed = await uow.outbox.prune(
-            done_before=now - timedelta(seconds=app.settings.outbox_retention)
-        )
-        await uow.commit()
+    with background():  # requests waiting for the database go first
+        async with app.db.uow() as uow:
+            if not await uow.job_runs.claim("prune_outbox", _hour(now), worker=WORKER_ID):
+                return 0
+            removed = await uow.outbox.prune(
+                done_before=now - timedelta(seconds=app.settings.outbox_retention)
+            )
+            await uow.commit()
     log.info("outbox.pruned", removed=removed)
     return removed

@@ -65,5 +65,39 @@ class Metrics:
             registry=r,
         )
 
+        self.ticket_fallbacks = Counter(
+            "deskhand_ticket_fallbacks",
+            "Fallback branches taken when filing a ticket, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.ticket_retries = Counter(
+            "deskhand_ticket_retries",
+            "Retries of offline tickets and failed assignments, by kind and outcome.",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.ticket_fallbacks_pending = Gauge(
+            "deskhand_ticket_fallbacks_pending",
+            "Offline tickets and assignments waiting for a retry, by kind.",
+            ["kind"],
+            registry=r,
+        )
+        self.queue_size = Gauge(
+            "deskhand_queue_size", "Handoffs waiting for an agent (unassigned).", registry=r
+        )
+        self.ticketing_up = Gauge(
+            "deskhand_ticketing_up",
+            "1 while the ticketing system answered the last call, 0 while it is unreachable.",
+            ["system"],
+            registry=r,
+        )
+        self.ticket_sync_events = Counter(
+            "deskhand_ticket_sync_events",
+            "Events from the ticketing system, by system, kind and outcome.",
+            ["system", "kind", "outcome"],
+            registry=r,
+        )
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -16,3 +16,12 @@ class SlackDirectory:
             "usergroups.users.list", self._client.usergroups_users_list(usergroup=group_id)
         )
         return {str(user) for user in data.get("users", [])}
+
+    async def profile(self, user_id: str) -> tuple[str | None, str | None]:
+        """(e-mail, display name) from Slack's profile; the e-mail needs users:read.email."""
+        data = await call("users.info", self._client.users_info(user=user_id))
+        user = data.get("user") or {}
+        profile = user.get("profile") or {}
+        name = profile.get("display_name") or profile.get("real_name") or user.get("name")
+        email = profile.get("email")
+        return (str(email) if email else None, str(name) if name else None)

@@ -18,6 +18,8 @@ The hierarchy:
      |                          unchanged will not help. Carries ``status`` and ``body``.
      + NotFound               - HTTP 404.
      + Conflict               - HTTP 409.
+     + AssignmentRejected     - a ticketing system would not assign a ticket to that agent
+                                (unknown agent, no e-mail, refused): keep it unassigned.
 
 Callers usually only need three branches: ``Unavailable``/``RateLimited`` (reschedule),
 ``Rejected`` (give up, surface the problem), everything else (bug).
@@ -29,6 +31,7 @@ holds the (truncated) response body for diagnostics and must not be logged verba
 from __future__ import annotations
 
 __all__ = [
+    "AssignmentRejected",
     "CircuitOpen",
     "Conflict",
     "IntegrationError",
@@ -86,3 +89,7 @@ class NotFound(Rejected):
 
 class Conflict(Rejected):
     """HTTP 409."""
+
+
+class AssignmentRejected(Rejected):
+    """A ticketing system refused to assign a ticket to the agent (or does not know them)."""

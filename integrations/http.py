@@ -187,7 +187,12 @@ class HttpClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
+        resend_on_doubt: bool = True,
     ) -> HttpResponse:
+        """``resend_on_doubt=False`` for a request the server may have carried out even
+        though no answer came back (a POST without an idempotency key the server honours):
+        then only answers that prove nothing was done (429, connection refused) are retried;
+        a timeout or 5xx is the caller's to resolve (look before trying again)."""
         if self._session is None:
             raise RuntimeError("HttpClient.start() has not been awaited")
         if json is not None and data is not None:
@@ -212,7 +217,9 @@ class HttpClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=self._wait,
-            retry=retry_if_exception(self._should_retry),
+            retry=retry_if_exception(
+                self._should_retry if resend_on_doubt else self._should_retry_unsent
+            ),
             sleep=self._sleep,
             reraise=True,
         )
@@ -293,6 +300,14 @@ class HttpClient:
         if isinstance(exc, RateLimited):
             return exc.retry_after is None or exc.retry_after <= self._max_retry_after
         return False
+
+    def _should_retry_unsent(self, exc: BaseException) -> bool:
+        if isinstance(exc, RateLimited):
+            return self._should_retry(exc)
+        # Refused before a byte was sent: nothing can have been done.
+        return isinstance(exc, Unavailable) and isinstance(
+            exc.__cause__, aiohttp.ClientConnectorError
+        )
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.gate import Gate
 from storage.uow import UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -25,8 +27,17 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if not is_sqlite(url):
         return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+    # One connection: SQLite has one writer anyway. Units of work queue for it in
+    # storage/gate.py (an asyncio wait, in order); queuing on SQLite's lock would be its
+    # busy handler sleeping 1..100 ms at a time. busy_timeout still covers a second
+    # process sharing the file.
     engine = create_async_engine(
-        url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        url,
+        echo=echo,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
     )
     _configure_sqlite(engine)
     return engine
@@ -35,9 +46,13 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # We issue BEGIN ourselves (below); the driver's own transaction handling would
-        # begin lazily and let a read-then-write transaction fail with SQLITE_BUSY.
-        dbapi_connection.isolation_level = None
+        # The driver opens the transaction itself, as BEGIN IMMEDIATE, right before the
+        # first write: no extra round trip for a BEGIN, reads never take the write lock,
+        # and a writer waits for the lock (busy_timeout) rather than failing to upgrade a
+        # read lock. Reads before that first write are outside the transaction; in this
+        # process units of work take turns anyway (storage/gate.py), and every write that
+        # depends on a read is a compare-and-set.
+        dbapi_connection.isolation_level = "IMMEDIATE"
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -45,11 +60,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        # Take the write lock up front: writers queue on busy_timeout instead of failing.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -60,6 +70,8 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._on_outbox_commit = on_outbox_commit
+        # SQLite: units of work take turns at the one connection (see storage/gate.py).
+        self._gate = Gate() if is_sqlite(url) else None
 
     @property
     def dialect(self) -> str:
@@ -68,16 +80,20 @@ class Database:
     def set_outbox_listener(self, listener: Callable[[], None] | None) -> None:
         self._on_outbox_commit = listener
 
+    def serving(self) -> contextlib.AbstractContextManager[None]:
+        """Mark a request in flight: background work steps aside (SQLite; see gate.py)."""
+        return self._gate.serving() if self._gate is not None else contextlib.nullcontext()
+
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, on_outbox_commit=self._on_outbox_commit)
+        return UnitOfWork(self.sessions, on_outbox_commit=self._on_outbox_commit, gate=self._gate)
 
     def session(self) -> AsyncSession:
         return self.sessions()
 
     async def ping(self) -> bool:
         try:
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with self.uow() as uow:
+                await uow.session.execute(text("SELECT 1"))
         except Exception:
             return False
         return True

@@ -6,11 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Handoff, HandoffEvent, HandoffMessage
-from storage.upsert import insert_ignore
+from storage.upsert import insert_ignore, insert_ignore_many
+
+# One statement object, reused: executed with parameters, it is compiled and hashed once.
+_INSERT_EVENT = insert(HandoffEvent.__table__)  # type: ignore[arg-type]
 
 
 class HandoffRepository:
@@ -21,8 +24,33 @@ class HandoffRepository:
         self._session.add(handoff)
         await self._session.flush()
 
+    async def insert_new(self, values: dict[str, Any]) -> int | None:
+        """Insert a handoff unless its handoff_id is stored already: its new primary key,
+        or None for a repeat. One statement, no ORM flush (the intake's hot path)."""
+        stmt = insert_ignore_many(self._session, Handoff, ["handoff_id"], returning=["id"])
+        pk: int | None = await self._session.scalar(stmt, values)
+        return pk
+
+    async def insert_new_many(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Insert several at once (one multi-row statement); handoff_id -> new primary
+        key for those not stored before."""
+        stmt = insert_ignore_many(
+            self._session, Handoff, ["handoff_id"], returning=["id", "handoff_id"]
+        )
+        result = await self._session.execute(stmt, rows)
+        return {str(handoff_id): int(pk) for pk, handoff_id in result}
+
+    async def add_events(self, events: list[dict[str, Any]]) -> None:
+        """Several audit events at once: dicts of handoff_pk, kind, actor, detail, at."""
+        await self._session.execute(_INSERT_EVENT, events)
+
     async def get(self, handoff_id: str) -> Handoff | None:
         return await self._session.scalar(select(Handoff).where(Handoff.handoff_id == handoff_id))
+
+    async def by_ticket(self, system: str, ticket_id: str) -> Handoff | None:
+        return await self._session.scalar(
+            select(Handoff).where(Handoff.ticket_system == system, Handoff.ticket_id == ticket_id)
+        )
 
     async def get_by_reference(self, reference: str) -> Handoff | None:
         return await self._session.scalar(select(Handoff).where(Handoff.reference == reference))
@@ -65,11 +93,22 @@ class HandoffRepository:
     async def refresh(self, handoff: Handoff) -> None:
         await self._session.refresh(handoff)
 
+    async def reload(self, handoff_id: str) -> Handoff | None:
+        """The stored state, overwriting what this session loaded earlier (after a
+        transition, which updates the row without touching loaded objects)."""
+        return await self._session.scalar(
+            select(Handoff)
+            .where(Handoff.handoff_id == handoff_id)
+            .execution_options(populate_existing=True)
+        )
+
     async def add_event(
         self, handoff_pk: int, kind: str, *, at: datetime, actor: str | None, detail: str | None
     ) -> None:
-        self._session.add(
-            HandoffEvent(handoff_pk=handoff_pk, kind=kind, actor=actor, detail=detail, at=at)
+        # Core, not session.add: no ORM flush on the claim path.
+        await self._session.execute(
+            _INSERT_EVENT,
+            {"handoff_pk": handoff_pk, "kind": kind, "actor": actor, "detail": detail, "at": at},
         )
 
     async def recent_events(self, handoff_pk: int, *, limit: int = 3) -> list[HandoffEvent]:

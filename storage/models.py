@@ -55,11 +55,20 @@ class Handoff(Base):
     ticket_id: Mapped[str | None] = mapped_column(String(100))
     ticket_url: Mapped[str | None] = mapped_column(Text)
     offline_reference: Mapped[str | None] = mapped_column(String(40))
+    # Who the ticket is assigned to in the ticketing system (a Slack user id).
+    ticket_assignee: Mapped[str | None] = mapped_column(String(40))
+    # The last queue position the customer was told, and when.
+    queue_position: Mapped[int | None] = mapped_column(Integer)
+    queue_told_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_handoffs_slack_thread", "slack_channel", "slack_ts"),)
+    __table_args__ = (
+        Index("ix_handoffs_slack_thread", "slack_channel", "slack_ts"),
+        Index("ix_handoffs_ticket", "ticket_system", "ticket_id"),
+        Index("ix_handoffs_claimed_at", "claimed_at"),
+    )
 
 
 class HandoffEvent(Base):
@@ -162,6 +171,10 @@ class Agent(Base):
 
     slack_user_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     available: Mapped[bool] = mapped_column(Boolean, default=False)
+    # From Slack's profile: how the ticketing systems know the agent.
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    last_assigned_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
 
 
@@ -173,3 +186,59 @@ class JobRun(Base):
     job: Mapped[str] = mapped_column(String(80), primary_key=True)
     fire_time: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     claimed_by: Mapped[str] = mapped_column(String(64))
+
+
+class TicketFallback(Base):
+    """A branch of the fallback tree taken for a handoff's ticket, with its retries.
+
+    kind ``offline``: the ticketing system was unreachable; the handoff has an offline
+    reference and the create is retried until ``deadline``, then the row is ``dead``.
+    kind ``assignment``: the system would not assign the ticket; retried with backoff.
+    kind ``queue``: no agent was free; the ticket waits unassigned (resolved on claim).
+    """
+
+    __tablename__ = "ticket_fallbacks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    handoff_pk: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))  # pending, resolved, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    deadline: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    agent_id: Mapped[str | None] = mapped_column(String(40))  # assignment: to whom
+    # The dead-letter alert in the escalation channel, rebuilt as the retry goes on.
+    alert_channel: Mapped[str | None] = mapped_column(String(40))
+    alert_ts: Mapped[str | None] = mapped_column(String(40))
+    retried_by: Mapped[str | None] = mapped_column(String(40))
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("handoff_pk", "kind", name="uq_ticket_fallbacks_handoff_kind"),
+        Index("ix_ticket_fallbacks_due", "status", "next_attempt_at"),
+    )
+
+
+class TicketSyncEvent(Base):
+    """A ticketing system's event already applied: webhooks and polls mirror it once."""
+
+    __tablename__ = "ticket_sync_events"
+
+    system: Mapped[str] = mapped_column(String(20), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime]
+
+
+class SyncCursor(Base):
+    """Where polling a ticketing system's change feed got to."""
+
+    __tablename__ = "sync_cursors"
+
+    system: Mapped[str] = mapped_column(String(20), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import OutboxRow
-from storage.upsert import insert_ignore
+from storage.upsert import insert_ignore_many
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
 
@@ -54,7 +54,8 @@ class DeadLetter:
 class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self.added = 0
+        self._pending: list[dict[str, Any]] = []
+        self.added = 0  # rows written in this unit of work: wake the dispatcher on commit
 
     async def add(
         self,
@@ -65,11 +66,10 @@ class OutboxRepository:
         now: datetime,
         ordering_key: str | None = None,
         not_before: datetime | None = None,
-    ) -> bool:
-        """Queue a row; a row with the same idempotency key already queued wins."""
-        stmt = insert_ignore(
-            self._session,
-            OutboxRow,
+    ) -> None:
+        """Queue a row, written with the others at flush (commit); a row already queued
+        under the same idempotency key wins."""
+        self._pending.append(
             {
                 "kind": kind,
                 "payload": payload,
@@ -80,17 +80,34 @@ class OutboxRepository:
                 "next_attempt_at": not_before or now,
                 "created_at": now,
                 "updated_at": now,
-            },
-            ["idempotency_key"],
+                "locked_by": None,
+                "locked_until": None,
+                "last_error": None,
+                "done_at": None,
+            }
         )
-        result = await self._session.execute(stmt)
-        inserted = bool(getattr(result, "rowcount", 0))
-        self.added += int(inserted)
-        return inserted
+
+    async def flush(self) -> None:
+        """Write the queued rows: one multi-row statement, not one round trip each."""
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        result = await self._session.execute(
+            insert_ignore_many(self._session, OutboxRow, ["idempotency_key"]), rows
+        )
+        # Rows inserted (duplicates are skipped); a driver that cannot tell counts them all.
+        inserted = getattr(result, "rowcount", -1)
+        self.added += inserted if inserted >= 0 else len(rows)
+
+    def discard(self) -> None:
+        """Forget rows queued since the last flush (the transaction rolls back)."""
+        self._pending = []
+        self.added = 0
 
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> list[OutboxMessage]:
+        await self.flush()
         earlier = aliased(OutboxRow)
         # A row waits while an earlier row of its ordering key is still pending.
         blocked = exists().where(
@@ -142,6 +159,25 @@ class OutboxRepository:
     async def mark_done(self, message: OutboxMessage, *, now: datetime) -> bool:
         return await self._finish(message, now=now, status=DONE, done_at=now, last_error=None)
 
+    async def mark_done_many(self, messages: list[OutboxMessage], *, now: datetime) -> None:
+        """Several rows delivered: one statement (each still only under its own claim)."""
+        await self._session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.id.in_([m.id for m in messages]),
+                OutboxRow.locked_by.in_({m.claim for m in messages}),
+            )
+            .values(
+                status=DONE,
+                done_at=now,
+                last_error=None,
+                locked_by=None,
+                locked_until=None,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
     async def mark_retry(
         self, message: OutboxMessage, *, now: datetime, next_attempt_at: datetime, error: str
     ) -> bool:
@@ -172,6 +208,7 @@ class OutboxRepository:
         return bool(getattr(result, "rowcount", 0))
 
     async def stats(self) -> OutboxStats:
+        await self.flush()
         rows = await self._session.execute(
             select(OutboxRow.status, func.count())
             .where(OutboxRow.status.in_([PENDING, DEAD]))
@@ -186,6 +223,7 @@ class OutboxRepository:
         )
 
     async def dead_letters(self, *, limit: int = 20) -> list[DeadLetter]:
+        await self.flush()
         rows = await self._session.scalars(
             select(OutboxRow)
             .where(OutboxRow.status == DEAD)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar, Token
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.agents import AgentRepository
+from storage.fallbacks import FallbackRepository
+from storage.gate import Gate
 from storage.handoffs import HandoffRepository
 from storage.jobs import JobRunRepository
 from storage.outbox import OutboxRepository
+from storage.queue import QueueRepository
+from storage.ticket_sync import TicketSyncRepository
 from storage.tickets import TicketRepository
+
+_in_unit_of_work: ContextVar[bool] = ContextVar("in_unit_of_work", default=False)
 
 
 class UnitOfWork:
@@ -21,28 +28,44 @@ class UnitOfWork:
     tickets: TicketRepository
     agents: AgentRepository
     job_runs: JobRunRepository
+    fallbacks: FallbackRepository
+    queue: QueueRepository
+    ticket_sync: TicketSyncRepository
+    _token: Token[bool]
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
         on_outbox_commit: Callable[[], None] | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self._sessions = sessions
+        self._gate = gate
         self._on_outbox_commit = on_outbox_commit
         self._committed = False
 
     async def __aenter__(self) -> UnitOfWork:
+        if self._gate is not None:
+            if _in_unit_of_work.get():
+                # Would wait forever for the gate this task holds: fail loudly instead.
+                raise RuntimeError("a unit of work was opened inside another one")
+            await self._gate.acquire()
+            self._token = _in_unit_of_work.set(True)
         self.session = self._sessions()
         self.handoffs = HandoffRepository(self.session)
         self.outbox = OutboxRepository(self.session)
         self.tickets = TicketRepository(self.session)
         self.agents = AgentRepository(self.session)
         self.job_runs = JobRunRepository(self.session)
+        self.fallbacks = FallbackRepository(self.session)
+        self.queue = QueueRepository(self.session)
+        self.ticket_sync = TicketSyncRepository(self.session)
         self._committed = False
         return self
 
     async def commit(self) -> None:
+        await self.outbox.flush()
         await self.session.commit()
         self._committed = True
         if self.outbox.added and self._on_outbox_commit is not None:
@@ -51,6 +74,7 @@ class UnitOfWork:
             self._on_outbox_commit()
 
     async def rollback(self) -> None:
+        self.outbox.discard()
         await self.session.rollback()
 
     async def __aexit__(
@@ -62,4 +86,9 @@ class UnitOfWork:
         # Closing without a commit rolls the transaction back (the pool does it on
         # release) yet keeps the loaded objects readable, unlike an explicit rollback,
         # which would expire them.
-        await self.session.close()
+        try:
+            await self.session.close()
+        finally:
+            if self._gate is not None:
+                _in_unit_of_work.reset(self._token)
+                self._gate.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -33,3 +34,27 @@ def insert_ignore(
             .on_conflict_do_nothing(index_elements=list(conflict_columns))
         )
     return stmt
+
+
+@functools.cache
+def _insert_ignore_statement(
+    dialect: str, table: Table, conflict_columns: tuple[str, ...], returning: tuple[str, ...]
+) -> Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    return stmt.returning(*(table.c[name] for name in returning)) if returning else stmt
+
+
+def insert_ignore_many(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    conflict_columns: Sequence[str],
+    *,
+    returning: Sequence[str] = (),
+) -> Insert:
+    """The same without values, built once per dialect and table: execute it with the
+    rows as parameters (a list for executemany). Reusing one statement object skips
+    building and hashing a new one on every call (the hot paths' cost)."""
+    table = cast(Table, model.__table__)
+    name = session.get_bind().dialect.name
+    return _insert_ignore_statement(name, table, tuple(conflict_columns), tuple(returning))

@@ -155,13 +155,21 @@ def _fields(view: HandoffView) -> Block:
 
 def _ticket(ticket: TicketInfo | None) -> str:
     if ticket is None or not (ticket.id or ticket.offline_reference):
-        return "Pending"
+        note = f"\n:warning: {escape_mrkdwn(ticket.note)}" if ticket and ticket.note else ""
+        return "Pending" + note
     system = escape_mrkdwn(ticket.system)
     if ticket.id:
         label = truncate(f"{system} #{escape_mrkdwn(ticket.id)}", _TITLE_CHARS)
-        return _link(ticket.url, label)
-    reference = escape_mrkdwn(ticket.offline_reference or "")
-    return truncate(f"{system} unreachable, queued as {reference}", _TITLE_CHARS)
+        lines = [_link(ticket.url, label)]
+        lines.append(
+            f"assigned to {_mention(ticket.assignee)}" if ticket.assignee else "unassigned"
+        )
+    else:
+        reference = escape_mrkdwn(ticket.offline_reference or "")
+        lines = [truncate(f"offline reference {reference}", _TITLE_CHARS)]
+    if ticket.note:
+        lines.append(f":warning: {escape_mrkdwn(truncate(ticket.note, 300))}")
+    return "\n".join(lines)
 
 
 def _status(view: HandoffView) -> str:

@@ -43,8 +43,17 @@ async def tell_customer_status(
     now: datetime,
     agent: dict[str, str] | None = None,
     key_suffix: str = "",
+    queue_position: int | None = None,
+    estimated_wait_seconds: int | None = None,
 ) -> None:
-    body = status_callback(handoff, status, message=message, agent=agent)
+    body = status_callback(
+        handoff,
+        status,
+        message=message,
+        agent=agent,
+        queue_position=queue_position,
+        estimated_wait_seconds=estimated_wait_seconds,
+    )
     await uow.outbox.add(
         OutboxKind.CHATBOT_CALLBACK,
         {"body": body},
@@ -113,5 +122,19 @@ async def ephemeral(
         OutboxKind.SLACK_EPHEMERAL,
         {"channel": channel, "user": user, "text": text, "thread_ts": thread_ts},
         key=f"ephemeral:{key}",
+        now=now,
+    )
+
+
+async def refresh_ticket_alert(
+    uow: UnitOfWork, handoff_id: str, kind: str, *, state: str, now: datetime
+) -> None:
+    """Post, or rebuild from stored state, the channel's alert about a ticket given up on
+    (``state``: what changed, dead, retrying or resolved, part of the idempotency key)."""
+    await uow.outbox.add(
+        OutboxKind.SLACK_TICKET_ALERT,
+        {"handoff_id": handoff_id, "kind": kind},
+        key=f"ticket_alert:{handoff_id}:{kind}:{state}:{now.isoformat()}",
+        ordering_key=f"alert:{handoff_id}:{kind}",
         now=now,
     )

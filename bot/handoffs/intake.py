@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock
+from bot.customer_messages import CustomerMessages, MessageKey
 from bot.errors import Conflict, NotFound
-from bot.handoffs import blocks, customer_text, effects
+from bot.handoffs import blocks, effects
+from bot.handoffs.group_commit import GroupCommit
 from bot.handoffs.mapping import reference_for
 from bot.handoffs.payloads import CustomerMessageIn, HandoffIn
 from bot.handoffs.view import HandoffStatus
@@ -32,12 +35,20 @@ class Accepted:
 
 class HandoffIntake:
     def __init__(
-        self, db: Database, *, clock: Clock, metrics: Metrics, ticketing_system: str
+        self,
+        db: Database,
+        *,
+        clock: Clock,
+        metrics: Metrics,
+        ticketing_system: str,
+        messages: CustomerMessages,
     ) -> None:
         self._db = db
         self._clock = clock
         self._metrics = metrics
         self._ticketing_system = ticketing_system
+        self._messages = messages
+        self._batches: GroupCommit[dict[str, Any], bool] = GroupCommit(self._store_batch)
 
     async def accept(self, payload: HandoffIn) -> Accepted:
         """Store the handoff with its Slack post, ticket and first callback, in one commit.
@@ -48,58 +59,95 @@ class HandoffIntake:
             "reference": reference,
             "status": HandoffStatus.QUEUED.value,
         }
-        now = self._clock.now()
-        try:
-            created = await self._store(payload, reference, now)
-        except IntegrityError:
-            # A concurrent delivery of the same handoff_id won the insert.
-            created = False
+        created = await self._batches.submit(self._values(payload, reference))
         if created:
             self._metrics.handoffs.labels(event="received").inc()
             log.info("handoff.accepted", handoff_id=payload.handoff_id, reference=reference)
         return Accepted(body, created=created)
 
-    async def _store(self, payload: HandoffIn, reference: str, now: datetime) -> bool:
+    def _values(self, payload: HandoffIn, reference: str) -> dict[str, Any]:
+        now = self._clock.now()
+        return {
+            "handoff_id": payload.handoff_id,
+            "reference": reference,
+            "session_id": payload.session_id,
+            "status": HandoffStatus.QUEUED.value,
+            "priority": payload.priority.value,
+            "reason": payload.reason,
+            "summary": payload.summary,
+            "intent": payload.intent,
+            "department": payload.department,
+            "locale": payload.locale,
+            "customer_id": payload.customer.id,
+            "customer_name": payload.customer.name,
+            "customer_email": payload.customer.email,
+            "transcript": [t.model_dump(mode="json") for t in payload.transcript],
+            "evidence": [e.model_dump(mode="json") for e in payload.evidence],
+            "suggested_questions": list(payload.suggested_questions),
+            "ticket_system": self._ticketing_system,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    async def _store_batch(self, batch: Sequence[dict[str, Any]]) -> list[bool]:
+        """Write handoffs that arrived together in one transaction (see group_commit.py);
+        for each, whether it was new. Should the batch fail, each is tried on its own, so
+        one bad handoff cannot fail the others."""
+        try:
+            return await self._store(batch)
+        except IntegrityError:
+            if len(batch) == 1:
+                return [False]  # a concurrent delivery of the same handoff_id won
+            return [(await self._store_batch([values]))[0] for values in batch]
+
+    async def _store(self, batch: Sequence[dict[str, Any]]) -> list[bool]:
         async with self._db.uow() as uow:
-            if await uow.handoffs.get(payload.handoff_id) is not None:
-                return False
-            handoff = Handoff(
-                handoff_id=payload.handoff_id,
-                reference=reference,
-                session_id=payload.session_id,
-                status=HandoffStatus.QUEUED.value,
-                priority=payload.priority.value,
-                reason=payload.reason,
-                summary=payload.summary,
-                intent=payload.intent,
-                department=payload.department,
-                locale=payload.locale,
-                customer_id=payload.customer.id,
-                customer_name=payload.customer.name,
-                customer_email=payload.customer.email,
-                transcript=[t.model_dump(mode="json") for t in payload.transcript],
-                evidence=[e.model_dump(mode="json") for e in payload.evidence],
-                suggested_questions=list(payload.suggested_questions),
-                ticket_system=self._ticketing_system,
-                version=1,
-                created_at=now,
-                updated_at=now,
-            )
-            await uow.handoffs.add(handoff)
-            await uow.handoffs.add_event(handoff.id, "received", at=now, actor=None, detail=None)
-            await effects.refresh_message(uow, handoff, now=now)
-            await effects.ticket_operation(
-                uow, handoff, OutboxKind.TICKET_CREATE, {}, key="create", now=now
-            )
-            await effects.tell_customer_status(
-                uow,
-                handoff,
-                HandoffStatus.QUEUED,
-                message=customer_text.queued(reference, None),
-                now=now,
-            )
+            # A handoff_id twice in one batch: the first is new, the second a repeat.
+            if len(batch) == 1:  # the common case at low load: the cheaper statement
+                pk = await uow.handoffs.insert_new(batch[0])
+                created = {} if pk is None else {batch[0]["handoff_id"]: pk}
+            else:
+                created = await uow.handoffs.insert_new_many(list(batch))
+            new = [v for v in batch if v["handoff_id"] in created]
+            if new:
+                await uow.handoffs.add_events(
+                    [
+                        {
+                            "handoff_pk": created[v["handoff_id"]],
+                            "kind": "received",
+                            "actor": None,
+                            "detail": None,
+                            "at": v["created_at"],
+                        }
+                        for v in new
+                    ]
+                )
+            for values in new:
+                # The effects read the handoff's fields; it is not loaded back.
+                handoff = Handoff(id=created[values["handoff_id"]], **values)
+                now = values["created_at"]
+                await effects.refresh_message(uow, handoff, now=now)
+                await effects.ticket_operation(
+                    uow, handoff, OutboxKind.TICKET_CREATE, {}, key="create", now=now
+                )
+                await effects.tell_customer_status(
+                    uow,
+                    handoff,
+                    HandoffStatus.QUEUED,
+                    message=self._messages.render(
+                        MessageKey.QUEUED, handoff.locale, reference=handoff.reference
+                    ),
+                    now=now,
+                )
             await uow.commit()
-        return True
+        seen: set[str] = set()
+        results = []
+        for values in batch:
+            handoff_id = values["handoff_id"]
+            results.append(handoff_id in created and handoff_id not in seen)
+            seen.add(handoff_id)
+        return results
 
     async def customer_message(self, handoff_id: str, message: CustomerMessageIn) -> Accepted:
         now = self._clock.now()

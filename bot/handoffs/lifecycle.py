@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import structlog
 
 from bot.clock import Clock
+from bot.customer_messages import CustomerMessages, MessageKey
 from bot.errors import Conflict, NotFound, NotPermitted
-from bot.handoffs import customer_text, effects
+from bot.handoffs import effects
 from bot.handoffs.view import HandoffStatus
 from bot.metrics import Metrics
 from bot.outbox.kinds import OutboxKind
@@ -48,14 +49,23 @@ def _state_conflict(handoff: Handoff) -> Conflict:
 
 class HandoffLifecycle:
     def __init__(
-        self, db: Database, *, clock: Clock, metrics: Metrics, permissions: Permissions
+        self,
+        db: Database,
+        *,
+        clock: Clock,
+        metrics: Metrics,
+        permissions: Permissions,
+        messages: CustomerMessages,
     ) -> None:
         self._db = db
+        self._messages = messages
         self._clock = clock
         self._metrics = metrics
         self._permissions = permissions
 
-    async def claim(self, handoff_id: str, actor: Actor) -> None:
+    async def claim(self, handoff_id: str, actor: Actor, *, from_ticketing: bool = False) -> None:
+        """``from_ticketing``: the change was made in the ticketing system, so it is not
+        sent back there (and the ticketing system answers for who may make it)."""
         now = self._clock.now()
         async with self._db.uow() as uow:
             won = await uow.handoffs.transition(
@@ -77,24 +87,31 @@ class HandoffLifecycle:
                 uow,
                 handoff,
                 HandoffStatus.CLAIMED,
-                message=customer_text.claimed(actor.display),
+                message=self._messages.render(
+                    MessageKey.CLAIMED, handoff.locale, agent=actor.display
+                ),
                 agent=actor.as_agent(),
                 now=now,
             )
-            await effects.ticket_operation(
-                uow,
-                handoff,
-                OutboxKind.TICKET_ASSIGN,
-                {"agent_id": actor.user_id, "agent_name": actor.name},
-                key=f"v{handoff.version}",
-                now=now,
-            )
+            if from_ticketing:
+                await uow.handoffs.update(handoff_id, {"ticket_assignee": actor.user_id})
+            else:
+                await effects.ticket_operation(
+                    uow,
+                    handoff,
+                    OutboxKind.TICKET_ASSIGN,
+                    {"agent_id": actor.user_id, "agent_name": actor.name},
+                    key=f"v{handoff.version}",
+                    now=now,
+                )
             await uow.commit()
 
-    async def release(self, handoff_id: str, actor: Actor) -> None:
+    async def release(self, handoff_id: str, actor: Actor, *, from_ticketing: bool = False) -> None:
         now = self._clock.now()
         async with self._db.uow() as uow:
-            handoff = await self._authorized(uow, handoff_id, actor, allowed_from=[C])
+            handoff = await self._authorized(
+                uow, handoff_id, actor, allowed_from=[C], check=not from_ticketing
+            )
             won = await uow.handoffs.transition(
                 handoff_id,
                 from_statuses=[C],
@@ -115,24 +132,33 @@ class HandoffLifecycle:
                 uow,
                 handoff,
                 "released",
-                message=customer_text.released(handoff.reference),
+                message=self._messages.render(
+                    MessageKey.RELEASED, handoff.locale, reference=handoff.reference
+                ),
                 now=now,
             )
-            await effects.ticket_operation(
-                uow, handoff, OutboxKind.TICKET_UNASSIGN, {}, key=f"v{handoff.version}", now=now
-            )
+            if from_ticketing:
+                await uow.handoffs.update(handoff_id, {"ticket_assignee": None})
+            else:
+                await effects.ticket_operation(
+                    uow, handoff, OutboxKind.TICKET_UNASSIGN, {}, key=f"v{handoff.version}", now=now
+                )
             await uow.commit()
 
-    async def resolve(self, handoff_id: str, actor: Actor) -> None:
-        await self._close(handoff_id, actor, HandoffStatus.RESOLVED)
+    async def resolve(self, handoff_id: str, actor: Actor, *, from_ticketing: bool = False) -> None:
+        await self._close(handoff_id, actor, HandoffStatus.RESOLVED, from_ticketing=from_ticketing)
 
     async def return_to_bot(self, handoff_id: str, actor: Actor) -> None:
         await self._close(handoff_id, actor, HandoffStatus.RETURNED_TO_BOT)
 
-    async def _close(self, handoff_id: str, actor: Actor, status: HandoffStatus) -> None:
+    async def _close(
+        self, handoff_id: str, actor: Actor, status: HandoffStatus, *, from_ticketing: bool = False
+    ) -> None:
         now = self._clock.now()
         async with self._db.uow() as uow:
-            handoff = await self._authorized(uow, handoff_id, actor, allowed_from=[Q, C])
+            handoff = await self._authorized(
+                uow, handoff_id, actor, allowed_from=[Q, C], check=not from_ticketing
+            )
             won = await uow.handoffs.transition(
                 handoff_id,
                 from_statuses=[handoff.status],
@@ -149,37 +175,45 @@ class HandoffLifecycle:
                 raise _state_conflict(handoff)
             await self._record(uow, handoff, status.value, actor)
             message = (
-                customer_text.resolved(handoff.reference)
+                self._messages.render(
+                    MessageKey.RESOLVED, handoff.locale, reference=handoff.reference
+                )
                 if status is HandoffStatus.RESOLVED
-                else customer_text.returned_to_bot()
+                else self._messages.render(MessageKey.RETURNED_TO_BOT, handoff.locale)
             )
             await effects.tell_customer_status(uow, handoff, status, message=message, now=now)
-            await effects.ticket_operation(
-                uow,
-                handoff,
-                OutboxKind.TICKET_STATUS,
-                {"status": TicketStatus.SOLVED.value},
-                key=f"v{handoff.version}",
-                now=now,
-            )
+            if not from_ticketing:
+                await effects.ticket_operation(
+                    uow,
+                    handoff,
+                    OutboxKind.TICKET_STATUS,
+                    {"status": TicketStatus.SOLVED.value},
+                    key=f"v{handoff.version}",
+                    now=now,
+                )
             await uow.commit()
 
     async def _authorized(
-        self, uow: UnitOfWork, handoff_id: str, actor: Actor, *, allowed_from: list[str]
+        self,
+        uow: UnitOfWork,
+        handoff_id: str,
+        actor: Actor,
+        *,
+        allowed_from: list[str],
+        check: bool = True,
     ) -> Handoff:
         handoff = await self._load(uow, handoff_id)
         if handoff.status not in allowed_from:
             raise _state_conflict(handoff)
-        if not self._permissions.may_close(actor.user_id, claimed_by=handoff.claimed_by):
+        if check and not self._permissions.may_close(actor.user_id, claimed_by=handoff.claimed_by):
             owner = f"<@{handoff.claimed_by}>" if handoff.claimed_by else "the agent who claims it"
             raise NotPermitted(f"Only {owner} or a lead can do that on {handoff.reference}.")
         return handoff
 
     async def _load(self, uow: UnitOfWork, handoff_id: str) -> Handoff:
-        handoff = await uow.handoffs.get(handoff_id)
+        handoff = await uow.handoffs.reload(handoff_id)
         if handoff is None:
             raise NotFound(f"No handoff {handoff_id}.")
-        await uow.handoffs.refresh(handoff)
         return handoff
 
     async def _record(self, uow: UnitOfWork, handoff: Handoff, event: str, actor: Actor) -> None:

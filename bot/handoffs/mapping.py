@@ -16,7 +16,7 @@ from bot.handoffs.view import (
     TicketInfo,
     TranscriptTurn,
 )
-from storage.models import Handoff, HandoffEvent
+from storage.models import Handoff, HandoffEvent, TicketFallback
 
 _CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "ABCDEFGHJKMNPQRSTVWXYZ0123456789")
 
@@ -44,7 +44,7 @@ def _dt(value: Any) -> datetime | None:
         return None
 
 
-def ticket_info(handoff: Handoff) -> TicketInfo | None:
+def ticket_info(handoff: Handoff, fallbacks: Sequence[TicketFallback] = ()) -> TicketInfo | None:
     if handoff.ticket_system is None:
         return None
     return TicketInfo(
@@ -52,7 +52,25 @@ def ticket_info(handoff: Handoff) -> TicketInfo | None:
         id=handoff.ticket_id,
         url=handoff.ticket_url,
         offline_reference=handoff.offline_reference,
+        assignee=handoff.ticket_assignee,
+        note=_fallback_note(handoff.ticket_system, fallbacks),
     )
+
+
+def _fallback_note(system: str, fallbacks: Sequence[TicketFallback]) -> str | None:
+    notes = []
+    for f in fallbacks:
+        tries = f"{f.attempts} attempt{'s' if f.attempts != 1 else ''}"
+        if f.kind == "offline" and f.status == "pending":
+            until = f" until {f.deadline:%H:%M} UTC" if f.deadline else ""
+            notes.append(f"{system} unreachable: retrying{until} ({tries} so far)")
+        elif f.kind == "offline" and f.status == "dead":
+            notes.append(f"{system} unreachable: gave up after {tries}; retry from the alert")
+        elif f.kind == "assignment" and f.status == "pending":
+            notes.append(f"assignment refused by {system}: retrying ({tries} so far)")
+        elif f.kind == "assignment" and f.status == "dead":
+            notes.append(f"assignment refused by {system}: gave up after {tries}")
+    return "; ".join(notes) or None
 
 
 def describe_event(event: HandoffEvent) -> str:
@@ -69,7 +87,11 @@ def describe_event(event: HandoffEvent) -> str:
     return f"{verbs.get(event.kind, event.kind)} at {when}"
 
 
-def to_view(handoff: Handoff, events: Sequence[HandoffEvent] = ()) -> HandoffView:
+def to_view(
+    handoff: Handoff,
+    events: Sequence[HandoffEvent] = (),
+    fallbacks: Sequence[TicketFallback] = (),
+) -> HandoffView:
     return HandoffView(
         handoff_id=handoff.handoff_id,
         reference=handoff.reference,
@@ -102,7 +124,7 @@ def to_view(handoff: Handoff, events: Sequence[HandoffEvent] = ()) -> HandoffVie
         claimed_at=handoff.claimed_at,
         resolved_by=handoff.resolved_by,
         resolved_at=handoff.resolved_at,
-        ticket=ticket_info(handoff),
+        ticket=ticket_info(handoff, fallbacks),
         history=tuple(describe_event(e) for e in events),
     )
 
@@ -113,6 +135,8 @@ def status_callback(
     *,
     message: str,
     agent: dict[str, str] | None = None,
+    queue_position: int | None = None,
+    estimated_wait_seconds: int | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": "handoff_status",
@@ -123,6 +147,10 @@ def status_callback(
     }
     if agent is not None:
         body["agent"] = agent
+    if queue_position is not None:
+        body["queue_position"] = queue_position
+    if estimated_wait_seconds is not None:
+        body["estimated_wait_seconds"] = estimated_wait_seconds
     ticket = ticket_info(handoff)
     if ticket is not None:
         body["ticket"] = {

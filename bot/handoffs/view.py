@@ -42,6 +42,8 @@ class TicketInfo:
     id: str | None = None
     url: str | None = None
     offline_reference: str | None = None
+    assignee: str | None = None  # Slack user id the ticket is assigned to there
+    note: str | None = None  # what is being retried or was given up on, in our words
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from bot.clock import Clock
 from bot.metrics import Metrics
 from integrations.errors import CircuitOpen, IntegrationError, RateLimited, Unavailable
 from storage.db import Database
+from storage.gate import background
 from storage.outbox import OutboxMessage
 
 log = structlog.get_logger(__name__)
@@ -111,11 +112,12 @@ class OutboxDispatcher:
     async def drain(self, *, max_rounds: int = 1000) -> int:
         """Deliver every due row, round after round, until none is due."""
         total = 0
-        for _ in range(max_rounds):
-            processed = await self.run_once()
-            total += processed
-            if processed == 0:
-                break
+        with background():  # requests waiting for the database go first
+            for _ in range(max_rounds):
+                processed = await self.run_once()
+                total += processed
+                if processed == 0:
+                    break
         return total
 
     async def run_once(self) -> int:
@@ -131,12 +133,30 @@ class OutboxDispatcher:
             results = await asyncio.gather(
                 *(self._deliver(message) for message in batch), return_exceptions=True
             )
+            # Successes are recorded together: one transaction per batch, not per row. A
+            # row of the same ordering key waits for it anyway, and a crash before this
+            # commit redelivers under the same idempotency keys.
+            await self._settle_done([m for m, r in zip(batch, results, strict=True) if r is True])
             for result in results:
                 if isinstance(result, BaseException):
                     raise result
         return len(batch)
 
-    async def _deliver(self, message: OutboxMessage) -> None:
+    async def _settle_done(self, messages: list[OutboxMessage]) -> None:
+        if not messages:
+            return
+        now = self._clock.now()
+        async with self._db.uow() as uow:
+            await uow.outbox.mark_done_many(messages, now=now)
+            await uow.commit()
+        for message in messages:
+            self._metrics.outbox_processed.labels(kind=message.kind, outcome="done").inc()
+            self._metrics.outbox_delivery_seconds.labels(kind=message.kind).observe(
+                max(0.0, (now - message.created_at).total_seconds())
+            )
+
+    async def _deliver(self, message: OutboxMessage) -> bool:
+        """Run the row's effect; True when it succeeded (settled with its batch)."""
         async with self._limit:
             effect = self._effects.get(message.kind)
             bound = log.bind(
@@ -162,7 +182,8 @@ class OutboxDispatcher:
                 bound.exception("outbox.effect_crashed")
                 await self._fail(message, f"{type(exc).__name__}: {exc}", retry_hint=None)
             else:
-                await self._settle(message, "done")
+                return True
+            return False
 
     async def _fail(self, message: OutboxMessage, error: str, *, retry_hint: float | None) -> None:
         if message.attempts >= self._policy.max_attempts:
@@ -182,9 +203,7 @@ class OutboxDispatcher:
     ) -> None:
         now = self._clock.now()
         async with self._db.uow() as uow:
-            if outcome == "done":
-                await uow.outbox.mark_done(message, now=now)
-            elif outcome == "dead":
+            if outcome == "dead":
                 await uow.outbox.mark_dead(message, now=now, error=error[:2000])
             elif outcome == "deferred":
                 await uow.outbox.defer(message, now=now, until=now + timedelta(seconds=defer))
@@ -197,7 +216,3 @@ class OutboxDispatcher:
                 )
             await uow.commit()
         self._metrics.outbox_processed.labels(kind=message.kind, outcome=outcome).inc()
-        if outcome == "done":
-            self._metrics.outbox_delivery_seconds.labels(kind=message.kind).observe(
-                max(0.0, (now - message.created_at).total_seconds())
-            )

@@ -10,6 +10,7 @@ class OutboxKind(StrEnum):
     SLACK_EPHEMERAL = "slack.ephemeral"
     SLACK_REACTION = "slack.reaction"
     SLACK_HOME = "slack.home"
+    SLACK_TICKET_ALERT = "slack.ticket_alert"
     CHATBOT_CALLBACK = "chatbot.callback"
     TICKET_CREATE = "ticket.create"
     TICKET_ASSIGN = "ticket.assign"

@@ -58,18 +58,19 @@ class SlackEffects:
             OutboxKind.SLACK_REACTION: self.reaction,
         }
 
-    async def _handoff(self, handoff_id: str) -> tuple[Handoff, list[Any]]:
+    async def _handoff(self, handoff_id: str) -> tuple[Handoff, list[Any], list[Any]]:
         async with self._db.uow() as uow:
             handoff = await uow.handoffs.get(handoff_id)
             if handoff is None:
                 raise Permanent(f"handoff {handoff_id} is gone")
             events = await uow.handoffs.recent_events(handoff.id)
-        return handoff, events
+            fallbacks = await uow.fallbacks.of_handoff(handoff.id)
+        return handoff, events, fallbacks
 
     async def handoff_message(self, message: OutboxMessage) -> None:
         handoff_id = message.payload["handoff_id"]
-        handoff, events = await self._handoff(handoff_id)
-        view = to_view(handoff, events)
+        handoff, events, fallbacks = await self._handoff(handoff_id)
+        view = to_view(handoff, events, fallbacks)
         marker = message_marker(handoff_id)
         rendered = blocks.handoff_message(view, marker=marker)
         if handoff.slack_ts and handoff.slack_channel:
@@ -84,7 +85,7 @@ class SlackEffects:
             raise Permanent("DESKHAND_ESCALATION_CHANNEL is not set")
         channel, ts = self._channel, None
         if message.attempts > 1:
-            ts = await self._find_in_history(channel, marker, since=message.created_at)
+            ts = await self.find_in_history(channel, marker, since=message.created_at)
         if ts is None:
             data = await call(
                 "chat.postMessage", self._client.chat_postMessage(channel=channel, **rendered)
@@ -105,7 +106,7 @@ class SlackEffects:
 
     async def transcript(self, message: OutboxMessage) -> None:
         handoff_id = message.payload["handoff_id"]
-        handoff, _ = await self._handoff(handoff_id)
+        handoff, _, _ = await self._handoff(handoff_id)
         channel, thread_ts = self._thread_of(handoff)
         parts = blocks.transcript_thread_messages(to_view(handoff))
         posted = (
@@ -118,7 +119,7 @@ class SlackEffects:
 
     async def thread_message(self, message: OutboxMessage) -> None:
         handoff_id = message.payload["handoff_id"]
-        handoff, _ = await self._handoff(handoff_id)
+        handoff, _, _ = await self._handoff(handoff_id)
         channel, thread_ts = self._thread_of(handoff)
         marker = message_marker(handoff_id, message.payload["marker_part"])
         if message.attempts > 1 and marker in await self._markers_in_thread(channel, thread_ts):
@@ -156,7 +157,7 @@ class SlackEffects:
             self._client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message),
         )
 
-    async def _find_in_history(self, channel: str, marker: str, *, since: datetime) -> str | None:
+    async def find_in_history(self, channel: str, marker: str, *, since: datetime) -> str | None:
         oldest = _slack_ts(since - timedelta(minutes=5))
         cursor: str | None = None
         for _ in range(SEARCH_PAGES):

@@ -1,65 +1,53 @@
-"""Outbox effects that keep the ticketing system in step with each handoff."""
+"""Outbox effects that keep the ticketing system in step with each handoff.
+
+Creating the ticket goes through the fallback tree (bot/tickets/filing.py): an unreachable
+system gives the handoff an offline reference and hands the retries to the fallback
+sweep, so this row is done. A refused assignment is kept and retried the same way.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import structlog
 
 from bot.clock import Clock
-from bot.handoffs import customer_text, effects
-from bot.handoffs.mapping import ticket_info
-from bot.handoffs.view import HandoffStatus
+from bot.handoffs import effects
+from bot.metrics import Metrics
 from bot.outbox.dispatcher import NotReady, Permanent
 from bot.outbox.kinds import OutboxKind
-from integrations.ticketing.protocol import (
-    Assignee,
-    EvidenceLink,
-    NewTicket,
-    Requester,
-    Ticketing,
-    TicketPriority,
-    TicketStatus,
-    Turn,
-)
+from bot.tickets.agents import AgentProfiles
+from bot.tickets.filing import FallbackReason, TicketFiling
+from integrations.errors import AssignmentRejected, Unavailable
+from integrations.ticketing.protocol import Ticketing, TicketStatus
 from storage.db import Database
+from storage.fallbacks import ASSIGNMENT, QUEUE
 from storage.models import Handoff
 from storage.outbox import OutboxMessage
 
 log = structlog.get_logger(__name__)
 
 
-def new_ticket(handoff: Handoff) -> NewTicket:
-    who = handoff.customer_name or handoff.customer_email or handoff.customer_id
-    return NewTicket(
-        handoff_id=handoff.handoff_id,
-        reference=handoff.reference,
-        external_conversation_id=handoff.session_id,
-        subject=f"[{handoff.reference}] {who}: {handoff.summary[:120]}",
-        summary=handoff.summary,
-        reason=handoff.reason,
-        priority=TicketPriority(handoff.priority),
-        requester=Requester(
-            external_id=handoff.customer_id,
-            name=handoff.customer_name,
-            email=handoff.customer_email,
-        ),
-        transcript=tuple(Turn(t["role"], t["text"], t.get("at")) for t in handoff.transcript),
-        evidence=tuple(
-            EvidenceLink(e["title"], e.get("url"), e.get("score")) for e in handoff.evidence
-        ),
-        suggested_questions=tuple(handoff.suggested_questions),
-        intent=handoff.intent,
-        department=handoff.department,
-        metadata={"deskhand_reference": handoff.reference, "handoff_reason": handoff.reason},
-    )
-
-
 class TicketEffects:
-    def __init__(self, db: Database, ticketing: Ticketing, *, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ticketing: Ticketing,
+        filing: TicketFiling,
+        profiles: AgentProfiles,
+        *,
+        clock: Clock,
+        metrics: Metrics,
+        assignment_retry_base: float,
+    ) -> None:
         self._db = db
         self._ticketing = ticketing
+        self._filing = filing
+        self._profiles = profiles
         self._clock = clock
+        self._metrics = metrics
+        self._assignment_base = assignment_retry_base
 
     def effects(self) -> dict[str, Any]:
         return {
@@ -85,53 +73,76 @@ class TicketEffects:
 
     async def create(self, message: OutboxMessage) -> None:
         handoff = await self._handoff(message)
-        if handoff.ticket_id is not None:
-            return
-        ref = await self._ticketing.create_ticket(
-            new_ticket(handoff), idempotency_key=f"deskhand-handoff-{handoff.handoff_id}"
-        )
-        now = self._clock.now()
-        async with self._db.uow() as uow:
-            await uow.handoffs.update(
-                handoff.handoff_id,
-                {
-                    "ticket_system": ref.system,
-                    "ticket_id": ref.id,
-                    "ticket_url": ref.url,
-                    "version": Handoff.version + 1,
-                    "updated_at": now,
-                },
-            )
-            stored = await uow.handoffs.get(handoff.handoff_id)
-            assert stored is not None
-            await uow.handoffs.refresh(stored)
-            await uow.handoffs.add_event(
-                stored.id, "ticket_created", at=now, actor=None, detail=ref.id
-            )
-            await effects.refresh_message(uow, stored, now=now)
-            if stored.status == HandoffStatus.QUEUED:
-                await effects.tell_customer_status(
-                    uow,
-                    stored,
-                    HandoffStatus.QUEUED,
-                    message=customer_text.queued(stored.reference, ticket_info(stored)),
-                    now=now,
-                    key_suffix=":ticket",
-                )
-            await uow.commit()
-        log.info(
-            "ticket.created", handoff_id=handoff.handoff_id, ticket_id=ref.id, system=ref.system
-        )
+        if handoff.offline_reference is not None and handoff.ticket_id is None:
+            return  # offline already: the fallback sweep owns the retries
+        try:
+            await self._filing.file(handoff.handoff_id)
+        except Unavailable as exc:
+            await self._filing.go_offline(handoff.handoff_id, str(exc))
 
     async def assign(self, message: OutboxMessage) -> None:
         ticket_id = await self._ticket_id(message)
         p = message.payload
-        await self._ticketing.assign(
-            ticket_id, Assignee(slack_user_id=p["agent_id"], name=p.get("agent_name"))
+        agent_id = str(p["agent_id"])
+        assignee = await self._profiles.assignee(agent_id, p.get("agent_name"))
+        try:
+            await self._ticketing.assign(ticket_id, assignee)
+        except AssignmentRejected as exc:
+            await self._assignment_failed(message, agent_id, str(exc))
+            return
+        await self._assigned(message.payload["handoff_id"], agent_id)
+
+    async def _assigned(self, handoff_id: str, agent_id: str | None) -> None:
+        now = self._clock.now()
+        async with self._db.uow() as uow:
+            await uow.handoffs.update(
+                handoff_id,
+                {"ticket_assignee": agent_id, "version": Handoff.version + 1, "updated_at": now},
+            )
+            handoff = await uow.handoffs.reload(handoff_id)
+            assert handoff is not None
+            if agent_id is not None:
+                await uow.fallbacks.resolve(handoff.id, QUEUE, now=now)
+            await uow.fallbacks.resolve(handoff.id, ASSIGNMENT, now=now)
+            await effects.refresh_message(uow, handoff, now=now)
+            await uow.commit()
+
+    async def _assignment_failed(self, message: OutboxMessage, agent_id: str, error: str) -> None:
+        """The ticket stays unassigned with everything on it; the sweep retries."""
+        now = self._clock.now()
+        handoff_id = message.payload["handoff_id"]
+        async with self._db.uow() as uow:
+            handoff = await uow.handoffs.get(handoff_id)
+            assert handoff is not None
+            await uow.fallbacks.open(
+                handoff.id,
+                ASSIGNMENT,
+                reason=FallbackReason.ASSIGNMENT_FAILED,
+                now=now,
+                next_attempt_at=now + timedelta(seconds=self._assignment_base),
+                agent_id=agent_id,
+                error=error,
+            )
+            await uow.handoffs.update(
+                handoff_id, {"version": Handoff.version + 1, "updated_at": now}
+            )
+            handoff = await uow.handoffs.reload(handoff_id)
+            assert handoff is not None
+            await effects.refresh_message(uow, handoff, now=now)
+            await uow.commit()
+        self._metrics.ticket_fallbacks.labels(reason=FallbackReason.ASSIGNMENT_FAILED).inc()
+        log.warning(
+            "ticket.assignment_failed",
+            handoff_id=handoff_id,
+            ticket_id=handoff.ticket_id,
+            agent=agent_id,
+            outbox_id=message.id,
+            error=error,
         )
 
     async def unassign(self, message: OutboxMessage) -> None:
         await self._ticketing.unassign(await self._ticket_id(message))
+        await self._assigned(message.payload["handoff_id"], None)
 
     async def comment(self, message: OutboxMessage) -> None:
         ticket_id = await self._ticket_id(message)

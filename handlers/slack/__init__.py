@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers.slack import adapter, desk, errors, handoffs
+from handlers.slack import adapter, desk, errors, handoffs, tickets
 
 if TYPE_CHECKING:
     from bot.app import Deskhand
@@ -14,4 +14,5 @@ def install(app: Deskhand) -> None:
     errors.install(app)
     handoffs.install(app)
     desk.install(app)
+    tickets.install(app)
     adapter.install(app)

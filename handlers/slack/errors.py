@@ -24,22 +24,27 @@ def _where(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     return channel, user, thread_ts
 
 
+async def report(app: Deskhand, error: Exception, body: dict[str, Any]) -> None:
+    """Tell the person who acted why it failed, privately; log what we did not expect."""
+    channel, user, thread_ts = _where(body)
+    if isinstance(error, DeskhandError):
+        text = error.user_message
+        log.info("slack.refused", code=error.code, user=user, message=text)
+    else:
+        incident = uuid.uuid4().hex[:12]
+        log.error("slack.listener_failed", incident=incident, user=user, exc_info=error)
+        text = f"Something went wrong on our side (incident {incident})."
+    if channel and user:
+        key = f"{user}:{body.get('trigger_id') or uuid.uuid4().hex}"
+        await app.notices.ephemeral(
+            channel=channel, user=user, text=text, key=key, thread_ts=thread_ts
+        )
+
+
 def install(app: Deskhand) -> None:
     @app.bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
-        channel, user, thread_ts = _where(body)
-        if isinstance(error, DeskhandError):
-            text = error.user_message
-            log.info("slack.refused", code=error.code, user=user, message=text)
-        else:
-            incident = uuid.uuid4().hex[:12]
-            log.error("slack.listener_failed", incident=incident, user=user, exc_info=error)
-            text = f"Something went wrong on our side (incident {incident})."
-        if channel and user:
-            key = f"{user}:{body.get('trigger_id') or uuid.uuid4().hex}"
-            await app.notices.ephemeral(
-                channel=channel, user=user, text=text, key=key, thread_ts=thread_ts
-            )
+        await report(app, error, body)
         if isinstance(error, DeskhandError):
             # A refusal is an answer, not a failure: the listener acked and the person
             # hears why privately; a 500 would make Slack show an error (or redeliver).

@@ -1,4 +1,5 @@
-"""Handoff buttons and thread replies. Each listener acks, then makes one domain call."""
+"""Handoff buttons and thread replies. Each listener acks and makes one domain call: a
+click right after its ack, a thread reply before (so an ack means the reply is stored)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from bot.handoffs.actions import HandoffAction
 from bot.handoffs.conversation import ThreadReply
 from bot.handoffs.lifecycle import Actor
+from handlers.slack.errors import report
 
 if TYPE_CHECKING:
     from bot.app import Deskhand
@@ -26,11 +28,20 @@ def _actor(body: dict[str, Any]) -> Actor:
     return Actor(user_id=user["id"], name=user.get("name") or user.get("username"))
 
 
-def _on_click(transition: Transition) -> Listener:
+def _on_click(app: Deskhand, transition: Transition) -> Listener:
     # Bolt injects arguments by name, so each button gets its own closure.
     async def on_click(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        await transition(action["value"], _actor(body))
+        handoff_id, actor = action["value"], _actor(body)
+
+        async def work() -> None:
+            await transition(handoff_id, actor)
+
+        async def on_error(error: Exception) -> None:
+            await report(app, error, body)
+
+        # Answered now; the transition runs right after (see bot/after_ack.py).
+        app.after_ack.submit(work, on_error=on_error, name=f"{action['action_id']}:{handoff_id}")
 
     return on_click
 
@@ -44,7 +55,7 @@ def install(app: Deskhand) -> None:
         HandoffAction.RETURN_TO_BOT: lifecycle.return_to_bot,
     }
     for action_id, transition in transitions.items():
-        app.bolt.action(action_id)(_on_click(transition))
+        app.bolt.action(action_id)(_on_click(app, transition))
 
     @app.bolt.event("message")
     async def on_message(event: dict[str, Any]) -> None:

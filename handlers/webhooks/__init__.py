@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers.webhooks import handoffs
+from handlers.webhooks import handoffs, tickets
 
 if TYPE_CHECKING:
     from bot.app import Deskhand
@@ -12,3 +12,4 @@ if TYPE_CHECKING:
 
 def install(app: Deskhand) -> None:
     handoffs.install(app)
+    tickets.install(app)

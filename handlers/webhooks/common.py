@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import structlog
@@ -127,5 +128,16 @@ def metrics_middleware(metrics: Metrics) -> Middleware:
         if route.startswith("/webhooks"):
             metrics.webhook_seconds.labels(route).observe(time.perf_counter() - started)
         return response
+
+    return middleware
+
+
+def serving_middleware(serving: Callable[[], AbstractContextManager[None]]) -> Middleware:
+    """While a request is answered, background work steps aside (storage/gate.py)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        with serving():
+            return await handler(request)
 
     return middleware

@@ -20,13 +20,14 @@ from tests.support.outbox_rows import LEASE, T0, add, at, claim, keys, row, row_
 
 
 async def test_add_is_idempotent_on_the_key(db: Database) -> None:
-    assert await add(db, "k1") is True
+    await add(db, "k1")
     async with db.uow() as uow:
-        again = await uow.outbox.add("other.kind", {"x": 1}, key="k1", now=at(5))
-        assert uow.outbox.added == 0
+        await uow.outbox.add("other.kind", {"x": 1}, key="k1", now=at(5))
+        await uow.outbox.add("other.kind", {"x": 2}, key="k2", now=at(5))
+        await uow.outbox.add("other.kind", {"x": 3}, key="k2", now=at(6))
         await uow.commit()
-    assert again is False
-    assert await row_count(db) == 1
+    assert await row_count(db) == 2
+    assert (await row(db, "k2")).payload == {"x": 2}  # the first under a key wins
     stored = await row(db, "k1")
     assert (stored.kind, stored.payload, stored.created_at) == ("test.kind", {"key": "k1"}, T0)
     assert (stored.status, stored.attempts, stored.next_attempt_at) == ("pending", 0, T0)

@@ -125,7 +125,9 @@ class Harness(HarnessReads):
             channel=CHANNEL,
             message_ts=post["ts"] if post else "1.1",
         )
-        return (await self.slack_request(body, "application/x-www-form-urlencoded")).status
+        status = (await self.slack_request(body, "application/x-www-form-urlencoded")).status
+        await self.app.after_ack.join()  # the click's work runs right after its ack
+        return status
 
     async def thread_reply(
         self,
@@ -276,7 +278,14 @@ async def running(
         chatbot = ChatbotStandIn(secret=WEBHOOK_SECRET, now=lambda: clock.now().timestamp())
         await chatbot.start()
     settings = settings_for(database_url, slack.base_url, chatbot.url, **extra)
-    http_client = HttpClient(timeout=2.0, max_attempts=2, backoff_base=0.01, backoff_max=0.02)
+    # The circuit breaker's clock is the test's: an outage "lasts" as long as the test says.
+    http_client = HttpClient(
+        timeout=2.0,
+        max_attempts=2,
+        backoff_base=0.01,
+        backoff_max=0.02,
+        monotonic=lambda: clock.now().timestamp(),
+    )
     app = create_app(settings, clock=clock, http=http_client)
     server = TestServer(app.web)
     await server.start_server()

@@ -27,9 +27,9 @@ async def add(
     ordering_key: str | None = None,
     not_before: datetime | None = None,
     kind: str = "test.kind",
-) -> bool:
+) -> None:
     async with db.uow() as uow:
-        added = await uow.outbox.add(
+        await uow.outbox.add(
             kind,
             {"key": key},
             key=key,
@@ -38,7 +38,6 @@ async def add(
             not_before=not_before,
         )
         await uow.commit()
-    return added
 
 
 async def claim(

@@ -55,9 +55,32 @@ def test_the_environment_and_a_dotenv_file_are_read(clean_env: pytest.MonkeyPatc
     Path(".env").write_text("DESKHAND_PORT=4001\nDESKHAND_LEADS=U1,S2\nDESKHAND_HOST=127.0.0.1\n")
     clean_env.setenv("DESKHAND_HOST", "10.0.0.1")  # the environment beats .env
     clean_env.setenv("DESKHAND_TICKETING", "zendesk")
+    clean_env.setenv("ZENDESK_URL", "https://acme.zendesk.com")
+    clean_env.setenv("ZENDESK_EMAIL", "bot@acme.example")
+    clean_env.setenv("ZENDESK_API_TOKEN", "zd-token")
     settings = load_settings()
     assert (settings.port, settings.leads, settings.host) == (4001, ("U1", "S2"), "10.0.0.1")
     assert settings.ticketing == "zendesk"
+    assert settings.zendesk_api_token is not None
+    assert "zd-token" not in repr(settings)  # a secret is never printed
+
+
+@pytest.mark.parametrize(
+    ("system", "missing"),
+    [
+        ("zendesk", "ZENDESK_URL"),
+        ("intercom", "INTERCOM_ACCESS_TOKEN"),
+        ("custom", "CUSTOM_TICKETING_URL"),
+    ],
+)
+def test_a_ticketing_system_without_its_credentials_stops_start_up_in_one_line(
+    clean_env: pytest.MonkeyPatch, system: str, missing: str
+) -> None:
+    clean_env.setenv("DESKHAND_TICKETING", system)
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert "\n" not in message and missing in message and system in message
 
 
 @pytest.mark.parametrize(
