@@ -46,6 +46,7 @@ from bot.tickets.retries import RETRY_SWEEP_SECONDS, TicketRetries
 from bot.tickets.services import TicketServices
 from bot.tickets.sync import TicketSyncService
 from integrations.chatbot import ChatbotCallbacks, HttpChatbotCallbacks, NoChatbotCallbacks
+from integrations.errors import IntegrationError
 from integrations.http import HttpClient
 from integrations.ticketing.protocol import Ticketing
 from storage.db import Database
@@ -97,6 +98,7 @@ class Deskhand:
         )
         await self.refresh_identity()
         await self.permissions.refresh(self.directory)
+        await self.prepare_ticketing()
         self.after_ack.start()
         self.dispatcher.start()
         self.dispatcher.wake()  # deliver whatever a previous run left in the outbox
@@ -125,6 +127,17 @@ class Deskhand:
             self.slack.session = None
         await self.db.dispose()
         self.started = False
+
+    async def prepare_ticketing(self) -> None:
+        """Let the ticketing system look up what it needs (Intercom: its ticket type and
+        admins); an unreachable system is retried later, it does not stop start-up."""
+        prepare = getattr(self.tickets.ticketing, "prepare", None)
+        if prepare is None:
+            return
+        try:
+            await prepare()
+        except IntegrationError as exc:
+            log.warning("ticketing.prepare_failed", system=exc.system, error=str(exc))
 
     async def refresh_identity(self) -> None:
         if self.identity.user_id is not None:
@@ -247,7 +260,7 @@ def create_app(
     slack_effects = SlackEffects(db, slack, clock=clock, channel=settings.escalation_channel)
     effects |= slack_effects.effects()
     effects |= AlertEffects(db, slack, slack_effects, channel=settings.escalation_channel).effects()
-    effects |= HomeEffects(db, slack).effects()
+    effects |= HomeEffects(db, slack, profiles).effects()
     effects |= ChatbotEffects(db, chatbot, clock=clock).effects()
     effects |= TicketEffects(
         db,

@@ -98,6 +98,7 @@ async def update_gauges(app: Deskhand) -> None:
 async def refresh_directory(app: Deskhand) -> None:
     await app.refresh_identity()
     await app.permissions.refresh(app.directory)
+    await app.prepare_ticketing()  # e.g. Intercom admins who joined since
 
 
 def _hour(now: datetime) -> datetime:

@@ -24,9 +24,20 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def make_engine(url: str, *, echo: bool = False, readers: int = 0) -> AsyncEngine:
+    """The engine; with ``readers``, a SQLite engine of that many read-only connections."""
     if not is_sqlite(url):
         return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+    if readers:
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_size=readers,
+            max_overflow=0,
+        )
+        _configure_sqlite(engine, read_only=True)
+        return engine
     # One connection: SQLite has one writer anyway. Units of work queue for it in
     # storage/gate.py (an asyncio wait, in order); queuing on SQLite's lock would be its
     # busy handler sleeping 1..100 ms at a time. busy_timeout still covers a second
@@ -43,7 +54,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, read_only: bool = False) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # The driver opens the transaction itself, as BEGIN IMMEDIATE, right before the
@@ -59,6 +70,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # FULL: a committed outbox row survives a power cut, not just a crash.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if read_only:  # a reader that tried to write would fail, not take the write lock
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
 
@@ -70,8 +83,16 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._on_outbox_commit = on_outbox_commit
-        # SQLite: units of work take turns at the one connection (see storage/gate.py).
+        # SQLite: units of work take turns at the one connection (see storage/gate.py);
+        # reads of background work go to read-only connections beside it (WAL lets them
+        # run while the writer writes), so they never hold the writer's turn.
         self._gate = Gate() if is_sqlite(url) else None
+        self._reader = make_engine(url, readers=2) if is_sqlite(url) else None
+        self._reads = (
+            async_sessionmaker(self._reader, expire_on_commit=False)
+            if self._reader is not None
+            else self.sessions
+        )
 
     @property
     def dialect(self) -> str:
@@ -87,6 +108,12 @@ class Database:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, on_outbox_commit=self._on_outbox_commit, gate=self._gate)
 
+    def reads(self) -> UnitOfWork:
+        """A unit of work that only reads: on SQLite it does not wait for the writer's
+        connection (and cannot write: ``commit`` refuses). It sees what was committed
+        before it began."""
+        return UnitOfWork(self._reads, read_only=True)
+
     def session(self) -> AsyncSession:
         return self.sessions()
 
@@ -100,3 +127,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._reader is not None:
+            await self._reader.dispose()

@@ -22,6 +22,8 @@ from collections import deque
 from collections.abc import Iterator
 from contextvars import ContextVar
 
+FAIR_SHARE = 8
+
 _background: ContextVar[bool] = ContextVar("deskhand_background_work", default=False)
 
 
@@ -48,6 +50,7 @@ class Gate:
         self._foreground: deque[asyncio.Future[None]] = deque()
         self._background: deque[asyncio.Future[None]] = deque()
         self._in_flight = 0
+        self._streak = 0  # foreground turns in a row while background waited
         self._quiet = asyncio.Event()
         self._quiet.set()
         self._max_yield = max_yield
@@ -89,10 +92,17 @@ class Gate:
             raise
 
     def release(self) -> None:
-        for queue in (self._foreground, self._background):
+        # Foreground first, but not forever: under a flood of requests, background work
+        # (the outbox, retries) still gets one turn in every FAIR_SHARE.
+        queues = (self._foreground, self._background)
+        if self._background and self._streak >= FAIR_SHARE:
+            queues = (self._background, self._foreground)
+        for queue in queues:
             while queue:
                 waiter = queue.popleft()
                 if not waiter.done():
                     waiter.set_result(None)  # handed over: the gate stays held
+                    self._streak = (self._streak + 1) if queue is self._foreground else 0
                     return
         self._held = False
+        self._streak = 0

@@ -39,9 +39,11 @@ class UnitOfWork:
         *,
         on_outbox_commit: Callable[[], None] | None = None,
         gate: Gate | None = None,
+        read_only: bool = False,
     ) -> None:
         self._sessions = sessions
         self._gate = gate
+        self._read_only = read_only
         self._on_outbox_commit = on_outbox_commit
         self._committed = False
 
@@ -65,6 +67,8 @@ class UnitOfWork:
         return self
 
     async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         await self.outbox.flush()
         await self.session.commit()
         self._committed = True

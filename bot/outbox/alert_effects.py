@@ -36,7 +36,7 @@ class AlertEffects:
 
     async def ticket_alert(self, message: OutboxMessage) -> None:
         handoff_id, kind = message.payload["handoff_id"], message.payload["kind"]
-        async with self._db.uow() as uow:
+        async with self._db.reads() as uow:
             handoff = await uow.handoffs.get(handoff_id)
             fallback = await uow.fallbacks.get(handoff.id, kind) if handoff else None
         if handoff is None or fallback is None:

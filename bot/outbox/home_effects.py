@@ -9,22 +9,28 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.home import home_view
 from bot.outbox.kinds import OutboxKind
 from bot.slack_api import call
+from bot.tickets.agents import AgentProfiles
 from storage.db import Database
 from storage.outbox import OutboxMessage
 
 
 class HomeEffects:
-    def __init__(self, db: Database, client: AsyncWebClient) -> None:
+    def __init__(self, db: Database, client: AsyncWebClient, profiles: AgentProfiles) -> None:
         self._db = db
         self._client = client
+        self._profiles = profiles
 
     def effects(self) -> dict[str, Any]:
         return {OutboxKind.SLACK_HOME: self.publish}
 
     async def publish(self, message: OutboxMessage) -> None:
         user_id = message.payload["user_id"]
-        async with self._db.uow() as uow:
+        async with self._db.reads() as uow:
             available = await uow.agents.is_available(user_id)
             handoffs = await uow.handoffs.list_open(limit=40)
         view = home_view(available=available, handoffs=handoffs)
         await call("views.publish", self._client.views_publish(user_id=user_id, view=view))
+        if available:
+            # How the ticketing system knows them: the e-mail of an agent who just came
+            # in, so assignments made there can be matched to them (bot/tickets/sync.py).
+            await self._profiles.refresh(user_id)

@@ -59,7 +59,7 @@ class SlackEffects:
         }
 
     async def _handoff(self, handoff_id: str) -> tuple[Handoff, list[Any], list[Any]]:
-        async with self._db.uow() as uow:
+        async with self._db.reads() as uow:
             handoff = await uow.handoffs.get(handoff_id)
             if handoff is None:
                 raise Permanent(f"handoff {handoff_id} is gone")

@@ -59,7 +59,7 @@ class TicketEffects:
         }
 
     async def _handoff(self, message: OutboxMessage) -> Handoff:
-        async with self._db.uow() as uow:
+        async with self._db.reads() as uow:
             handoff = await uow.handoffs.get(message.payload["handoff_id"])
         if handoff is None:
             raise Permanent(f"handoff {message.payload['handoff_id']} is gone")

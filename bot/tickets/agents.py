@@ -16,7 +16,7 @@ class AgentProfiles:
         self._clock = clock
 
     async def assignee(self, slack_user_id: str, name: str | None = None) -> Assignee:
-        async with self._db.uow() as uow:
+        async with self._db.reads() as uow:
             agent = await uow.agents.get(slack_user_id)
             email, known_name = (agent.email, agent.name) if agent else (None, None)
         if email is None:
@@ -28,10 +28,18 @@ class AgentProfiles:
                 await uow.commit()
         return Assignee(slack_user_id=slack_user_id, name=name or known_name, email=email)
 
+    async def refresh(self, slack_user_id: str) -> None:
+        email, name = await self._directory.profile(slack_user_id)
+        async with self._db.uow() as uow:
+            await uow.agents.set_profile(
+                slack_user_id, email=email, name=name, now=self._clock.now()
+            )
+            await uow.commit()
+
     async def slack_user(self, email: str | None) -> str | None:
         """The Slack user a ticketing system's agent e-mail belongs to, if deskhand knows."""
         if not email:
             return None
-        async with self._db.uow() as uow:
+        async with self._db.reads() as uow:
             agent = await uow.agents.by_email(email)
         return agent.slack_user_id if agent else None

@@ -83,7 +83,7 @@ class TicketFiling:
     async def file(self, handoff_id: str, *, retry: bool = False) -> TicketRef | None:
         """Create the ticket (None when it exists already). Unavailable and RateLimited
         from the system reach the caller, which decides between offline and later."""
-        async with self._db.uow() as uow:
+        async with self._db.reads() as uow:
             handoff = await uow.handoffs.get(handoff_id)
             if handoff is None:
                 raise NotFound(f"No handoff {handoff_id}.")

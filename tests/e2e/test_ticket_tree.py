@@ -173,3 +173,43 @@ async def test_after_the_window_it_is_dead_lettered_alerted_and_retried_by_hand(
     assert len(remote.remote.tickets()) == 1
     alert = desk.slack.state.find(CHANNEL, fallback.alert_ts)
     assert "went through" in str(alert["blocks"]) and "ticket_retry" not in str(alert["blocks"])
+
+
+async def test_after_an_outage_the_backlog_drains_oldest_first_without_duplicates(
+    remote: TicketingDesk,
+) -> None:
+    desk = remote.desk
+    remote.remote.go_down()
+    for n in range(3):
+        await desk.handoff(handoff_id=f"h{n}", session_id=f"s{n}")
+        await desk.settle_ready()
+        await desk.advance_ready(10)
+    await remote.remote.come_back()
+    await desk.advance_ready(300)  # the oldest falls due first
+    await remote.sweep()
+    await remote.sweep()  # it got through, so the rest were made due at once
+    filed = [(await desk.stored_handoff(f"h{n}")) for n in range(3)]
+    assert all(h is not None and h.ticket_id for h in filed)
+    tickets = remote.remote.tickets()
+    assert len(tickets) == 3  # one each, none twice
+    # Filed in the order the customers arrived.
+    order = [t.id for t in tickets]
+    assert order == [h.ticket_id for h in filed if h is not None]
+    for n in range(3):
+        with_id = [c for c in remote.statuses(f"h{n}") if (c.get("ticket") or {}).get("id")]
+        assert len(with_id) == 1
+
+
+async def test_a_rate_limited_create_waits_as_asked_and_is_not_offline(
+    remote: TicketingDesk,
+) -> None:
+    desk = remote.desk
+    remote.remote.fail_next(1, 429, retry_after=31)  # longer than the client waits itself
+    await desk.handoff()
+    await desk.settle_ready()
+    handoff = await desk.stored_handoff()
+    assert handoff is not None and handoff.ticket_id is None and handoff.offline_reference is None
+    await desk.advance(32)
+    handoff = await desk.stored_handoff()
+    assert handoff is not None and handoff.ticket_id
+    assert len(remote.remote.tickets()) == 1

@@ -89,3 +89,16 @@ async def test_background_steps_aside_while_a_request_is_served_but_not_forever(
     with gate.serving():  # a request that never ends
         await asyncio.wait_for(_take(gate, "late bg", order, bg=True), 1)
     assert order[-1] == "late bg"
+
+
+async def test_a_flood_of_requests_does_not_starve_background_work() -> None:
+    from storage.gate import FAIR_SHARE
+
+    gate, order = Gate(), []
+    await gate.acquire()
+    tasks = [asyncio.create_task(_take(gate, "bg", order, bg=True))]
+    tasks += [asyncio.create_task(_take(gate, f"fg{i}", order)) for i in range(FAIR_SHARE + 4)]
+    await asyncio.sleep(0)
+    gate.release()
+    await asyncio.gather(*tasks)
+    assert order.index("bg") == FAIR_SHARE  # after FAIR_SHARE requests, its turn

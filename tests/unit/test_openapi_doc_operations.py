@@ -33,6 +33,7 @@ def test_paths_and_methods(spec: dict[str, Any]) -> None:
     assert {path: set(item) - {"parameters"} for path, item in spec["paths"].items()} == {
         "/webhooks/handoffs": {"post"},
         "/webhooks/handoffs/{handoff_id}/messages": {"post"},
+        "/webhooks/tickets/{system}": {"post"},
         "/healthz": {"get"},
         "/readyz": {"get"},
         "/metrics": {"get"},
