@@ -11,7 +11,7 @@ import time
 
 from bench import common
 
-BENCHES = ["intake_rate", "outbox_drain", "memory", "ack_latency"]
+BENCHES = ["intake_rate", "outbox_drain", "memory", "ack_latency", "retry_sweep"]
 
 
 def main() -> int:

@@ -57,7 +57,7 @@ async def test_no_agent_free_files_an_unassigned_ticket_and_tells_the_queue_posi
             assignee, metadata = _ticket_view(tdesk, handoff.ticket_id)
             assert assignee is None
             assert metadata.get("fallback_reason") == "no_agent_available"
-    fallbacks = await desk.app.desk.fallbacks_text()
+    fallbacks = await desk.desk_command("fallbacks")
     assert "no agent was available" in fallbacks
 
 
@@ -90,7 +90,7 @@ async def test_a_refused_assignment_files_it_unassigned_and_retries(remote: Tick
     assignee, metadata = _ticket_view(remote, handoff.ticket_id)
     assert assignee is None and metadata.get("fallback_reason") == "assignment_failed"
     assert len(remote.remote.tickets()) == 1  # filed once, unassigned
-    assert "assignment refused" in await desk.app.desk.fallbacks_text()
+    assert "assignment refused" in await desk.desk_command("fallbacks")
     assert "assignment" in str(desk.posted_message()).lower()  # the message shows it
 
     await desk.advance(31)  # the first retry, still refused: backoff doubles
@@ -103,7 +103,7 @@ async def test_a_refused_assignment_files_it_unassigned_and_retries(remote: Tick
     handoff = await desk.stored_handoff()
     assert handoff is not None and handoff.ticket_assignee == AGENT[0]
     assert _ticket_view(remote, handoff.ticket_id or "")[0] == EMAILS[AGENT[0]]
-    assert "No ticket is on a fallback" in await desk.app.desk.fallbacks_text()
+    assert "No ticket is on a fallback" in await desk.desk_command("fallbacks")
 
 
 async def test_unreachable_system_gives_an_offline_reference_then_files_it_once(
@@ -161,7 +161,7 @@ async def test_after_the_window_it_is_dead_lettered_alerted_and_retried_by_hand(
     alert = desk.slack.state.find(CHANNEL, fallback.alert_ts)
     assert "ticket_retry" in str(alert["blocks"])
     assert alert.get("thread_ts") is None  # in the channel, not buried in a thread
-    assert handoff.reference in await desk.app.desk.dead_letters_text()
+    assert handoff.reference in await desk.desk_command("deadletters")
 
     await remote.remote.come_back()
     await desk.advance(60)  # a minute later: the circuit lets a trial call through again
