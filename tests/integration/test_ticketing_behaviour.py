@@ -50,6 +50,11 @@ def ticket(assignee: Assignee | None = None) -> NewTicket:
     return replace(TICKET, assignee=assignee)
 
 
+# The built-in system has no network to lose, no agent directory and nothing to sync:
+# these run on the three remote systems only.
+REMOTE_ONLY = pytest.mark.parametrize("system", [s for s in SYSTEMS if s != "local"])
+
+
 @pytest.fixture(params=SYSTEMS)
 def system(request: pytest.FixtureRequest) -> str:
     name: str = request.param
@@ -101,6 +106,7 @@ async def test_the_same_key_twice_gives_one_ticket(sut: SystemUnderTest) -> None
     assert await sut.ticket_ids() == [first.id, other.id]
 
 
+@REMOTE_ONLY
 async def test_a_lost_answer_then_a_retry_gives_one_ticket(sut_once: SystemUnderTest) -> None:
     remote = sut_once.remote("network")
     remote.lose_create_answer()
@@ -158,6 +164,7 @@ async def test_status_pending_then_solved(sut: SystemUnderTest) -> None:
 # -- assignment refused -----------------------------------------------------------------------
 
 
+@REMOTE_ONLY
 async def test_an_unknown_agent_is_rejected_and_nothing_is_made(sut: SystemUnderTest) -> None:
     sut.remote("agent_directory")
     with pytest.raises(AssignmentRejected):
@@ -172,6 +179,7 @@ async def test_an_unknown_agent_is_rejected_and_nothing_is_made(sut: SystemUnder
     assert (await sut.view(ref.id)).assignee_email is None
 
 
+@REMOTE_ONLY
 async def test_a_refused_assignment_is_rejected_and_nothing_is_made(sut: SystemUnderTest) -> None:
     remote = sut.remote("network")
     bo = await remote.agent(BO, "Bo Agent")
@@ -190,6 +198,7 @@ async def test_a_refused_assignment_is_rejected_and_nothing_is_made(sut: SystemU
 # -- the system failing -------------------------------------------------------------------------
 
 
+@REMOTE_ONLY
 async def test_a_server_error_is_unavailable(sut_once: SystemUnderTest) -> None:
     remote = sut_once.remote("network")
     ref = await remote.ticketing.create_ticket(ticket(), idempotency_key=KEY)
@@ -202,6 +211,7 @@ async def test_a_server_error_is_unavailable(sut_once: SystemUnderTest) -> None:
     assert (await remote.view(ref.id)).status == "pending"
 
 
+@REMOTE_ONLY
 async def test_a_system_that_is_down_is_unavailable(sut: SystemUnderTest) -> None:
     remote = sut.remote("network")
     ref = await remote.ticketing.create_ticket(ticket(), idempotency_key=KEY)
@@ -214,6 +224,7 @@ async def test_a_system_that_is_down_is_unavailable(sut: SystemUnderTest) -> Non
     assert (await remote.view(ref.id)).status == "pending"
 
 
+@REMOTE_ONLY
 async def test_a_rate_limit_keeps_the_retry_after(sut_once: SystemUnderTest) -> None:
     remote = sut_once.remote("network")
     ref = await remote.ticketing.create_ticket(ticket(), idempotency_key=KEY)
@@ -228,6 +239,7 @@ async def test_a_rate_limit_keeps_the_retry_after(sut_once: SystemUnderTest) -> 
 # -- two-way sync -------------------------------------------------------------------------------
 
 
+@REMOTE_ONLY
 async def test_agents_actions_come_back_as_events(sut: SystemUnderTest) -> None:
     remote = sut.remote("sync")
     await remote.agent(BO, "Bo Agent")
@@ -256,6 +268,7 @@ async def test_agents_actions_come_back_as_events(sut: SystemUnderTest) -> None:
     assert [e for e in events if e not in again] == []
 
 
+@REMOTE_ONLY
 async def test_deskhands_own_comments_come_back_marked(sut: SystemUnderTest) -> None:
     remote = sut.remote("sync")
     ref = await remote.ticketing.create_ticket(ticket(), idempotency_key=KEY)
@@ -269,6 +282,7 @@ async def test_deskhands_own_comments_come_back_marked(sut: SystemUnderTest) -> 
     ]
 
 
+@REMOTE_ONLY
 async def test_the_standin_saw_only_requests_its_spec_allows(sut: SystemUnderTest) -> None:
     remote = sut.remote("sync")
     bo = await remote.agent(BO, "Bo Agent")
