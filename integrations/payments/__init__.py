@@ -1,0 +1,1 @@
+"""Payments: executing an approved refund exactly once (``local`` fake, ``stripe``)."""
