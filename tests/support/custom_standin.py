@@ -34,6 +34,7 @@ from tests.support.custom_standin_state import (
     StandInComment,
     StandInTicket,
     TicketStore,
+    contract,
     contract_problem,
 )
 
@@ -87,6 +88,7 @@ class CustomStandIn:
     # -- lifecycle and failure switches ------------------------------------------------
 
     async def start(self) -> None:
+        contract()  # parsed once per process, before any request is timed
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)

@@ -103,6 +103,7 @@ class IntercomStandIn:
     # -- lifecycle and failure switches --------------------------------------------------
 
     async def start(self) -> None:
+        openapi()  # parsed once per process, before any request is timed
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)

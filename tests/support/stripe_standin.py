@@ -75,6 +75,9 @@ class StripeStandIn:
     # -- lifecycle, seeding and failure switches ---------------------------------------
 
     async def start(self) -> None:
+        # Load the (1 MB) spec before listening: loaded on the first request instead, it
+        # can outlast the client's timeout and make the client send the request again.
+        _spec()
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
