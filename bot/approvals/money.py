@@ -15,7 +15,7 @@ from types import MappingProxyType
 # ISO 4217 (List One, current currencies) minor units, ISO 4217's "E" column.
 # Deliberately absent: funds codes (BOV, CHE, CHW, CLF, COU, MXV, USN, UYI, UYW), precious
 # metals, SDR and bond-market units (XAU, XAG, XPD, XPT, XDR, XBA-XBD, XSU, XUA), the test
-# and "no currency" codes (XTS, XXX), and withdrawn currencies (HRK, SLL, ZWL, ...). No payment
+# codes (XTS and the "no currency" one), and withdrawn currencies (HRK, SLL, ZWL, ...). No payment
 # is made in those, so a refund request naming one is refused as an unknown currency.
 # Not taken from babel: CLDR's display digits differ from ISO 4217 (0 for IQD, MGA, LAK, IRR,
 # RSD, ...), and Stripe has its own list; the contract's `amount_minor` is ISO 4217 minor units.
