@@ -90,9 +90,6 @@ class HandoffRepository:
             .execution_options(synchronize_session=False)
         )
 
-    async def refresh(self, handoff: Handoff) -> None:
-        await self._session.refresh(handoff)
-
     async def reload(self, handoff_id: str) -> Handoff | None:
         """The stored state, overwriting what this session loaded earlier (after a
         transition, which updates the row without touching loaded objects)."""

@@ -22,7 +22,7 @@ from bot.tickets.filing import FallbackReason, TicketFiling
 from integrations.errors import AssignmentRejected, Unavailable
 from integrations.ticketing.protocol import Ticketing, TicketStatus
 from storage.db import Database
-from storage.fallbacks import ASSIGNMENT, QUEUE
+from storage.fallbacks import ASSIGNMENT
 from storage.models import Handoff
 from storage.outbox import OutboxMessage
 
@@ -90,22 +90,7 @@ class TicketEffects:
         except AssignmentRejected as exc:
             await self._assignment_failed(message, agent_id, str(exc))
             return
-        await self._assigned(message.payload["handoff_id"], agent_id)
-
-    async def _assigned(self, handoff_id: str, agent_id: str | None) -> None:
-        now = self._clock.now()
-        async with self._db.uow() as uow:
-            await uow.handoffs.update(
-                handoff_id,
-                {"ticket_assignee": agent_id, "version": Handoff.version + 1, "updated_at": now},
-            )
-            handoff = await uow.handoffs.reload(handoff_id)
-            assert handoff is not None
-            if agent_id is not None:
-                await uow.fallbacks.resolve(handoff.id, QUEUE, now=now)
-            await uow.fallbacks.resolve(handoff.id, ASSIGNMENT, now=now)
-            await effects.refresh_message(uow, handoff, now=now)
-            await uow.commit()
+        await self._filing.record_assignee(message.payload["handoff_id"], agent_id)
 
     async def _assignment_failed(self, message: OutboxMessage, agent_id: str, error: str) -> None:
         """The ticket stays unassigned with everything on it; the sweep retries."""
@@ -142,7 +127,7 @@ class TicketEffects:
 
     async def unassign(self, message: OutboxMessage) -> None:
         await self._ticketing.unassign(await self._ticket_id(message))
-        await self._assigned(message.payload["handoff_id"], None)
+        await self._filing.record_assignee(message.payload["handoff_id"], None)
 
     async def comment(self, message: OutboxMessage) -> None:
         ticket_id = await self._ticket_id(message)

@@ -236,6 +236,25 @@ class TicketFiling:
                 )
             await uow.commit()
 
+    async def record_assignee(self, handoff_id: str, agent_id: str | None) -> None:
+        """The ticket is now assigned to ``agent_id`` in the system (None: unassigned):
+        stored, its assignment fallback (and, when assigned, its wait in the queue) over,
+        and the Slack message rebuilt. The one place both the outbox and retries record it."""
+        now = self._clock.now()
+        async with self._db.uow() as uow:
+            await uow.handoffs.update(
+                handoff_id,
+                {"ticket_assignee": agent_id, "version": Handoff.version + 1, "updated_at": now},
+            )
+            handoff = await uow.handoffs.reload(handoff_id)
+            if handoff is None:
+                return
+            if agent_id is not None:
+                await uow.fallbacks.resolve(handoff.id, QUEUE, now=now)
+            await uow.fallbacks.resolve(handoff.id, ASSIGNMENT, now=now)
+            await effects.refresh_message(uow, handoff, now=now)
+            await uow.commit()
+
     async def go_offline(self, handoff_id: str, error: str) -> None:
         """The system is unreachable: an offline reference now, the create retried every
         interval until the window closes."""

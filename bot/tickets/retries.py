@@ -18,7 +18,7 @@ from bot.tickets.filing import TicketFiling
 from integrations.errors import IntegrationError, RateLimited, Rejected, Unavailable
 from integrations.ticketing.protocol import Ticketing
 from storage.db import Database
-from storage.fallbacks import ASSIGNMENT, DEAD, OFFLINE, QUEUE, DueFallback
+from storage.fallbacks import ASSIGNMENT, DEAD, OFFLINE, DueFallback
 from storage.gate import background
 from storage.models import Handoff
 from storage.uow import UnitOfWork
@@ -140,7 +140,7 @@ class TicketRetries:
             or target is None
             or handoff.ticket_assignee == target
         ):
-            await self._resolve_assignment(fallback.handoff_id, None)
+            await self._nothing_to_assign(fallback)
             return None
         try:
             assignee = await self._profiles.assignee(target)
@@ -164,30 +164,15 @@ class TicketRetries:
                 error=str(exc),
             )
             return None
-        await self._resolve_assignment(fallback.handoff_id, target)
+        await self._filing.record_assignee(fallback.handoff_id, target)
         self._metrics.ticket_retries.labels(kind=ASSIGNMENT, outcome="assigned").inc()
         return None
 
-    async def _resolve_assignment(self, handoff_id: str, assignee: str | None) -> None:
+    async def _nothing_to_assign(self, fallback: DueFallback) -> None:
+        """The handoff closed, has no target, or is assigned already: the retry is over."""
         now = self._clock.now()
         async with self._db.uow() as uow:
-            handoff = await uow.handoffs.get(handoff_id)
-            if handoff is None:
-                return
-            await uow.fallbacks.resolve(handoff.id, ASSIGNMENT, now=now)
-            if assignee is not None:
-                await uow.fallbacks.resolve(handoff.id, QUEUE, now=now)
-                await uow.handoffs.update(
-                    handoff_id,
-                    {
-                        "ticket_assignee": assignee,
-                        "version": Handoff.version + 1,
-                        "updated_at": now,
-                    },
-                )
-            handoff = await uow.handoffs.reload(handoff_id)
-            assert handoff is not None
-            await effects.refresh_message(uow, handoff, now=now)
+            await uow.fallbacks.resolve(await self._pk(uow, fallback), ASSIGNMENT, now=now)
             await uow.commit()
 
     async def _later(self, fallback: DueFallback, at: datetime, error: str, outcome: str) -> None:
