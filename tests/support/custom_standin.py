@@ -18,7 +18,6 @@ import copy
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +36,7 @@ from tests.support.custom_standin_state import (
     contract,
     contract_problem,
 )
+from tests.support.standin_records import RecordedCall
 
 __all__ = ["CustomStandIn", "RecordedCall", "StandInComment", "StandInTicket"]
 
@@ -45,16 +45,6 @@ TOKEN = "custom-token"
 ADMIN_EMAIL = "admin@tickets.example.com"  # who acts in the system when no agent is named
 _TICKET = re.compile(r"^/tickets/([^/]+)$")
 _COMMENTS = re.compile(r"^/tickets/([^/]+)/comments$")
-
-
-@dataclass
-class RecordedCall:
-    method: str
-    path: str  # relative to the base URL, e.g. /tickets/TCK-1001
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-    status: int = 0
 
 
 class CustomStandIn:

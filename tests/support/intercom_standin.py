@@ -41,18 +41,9 @@ from tests.support.intercom_standin_state import (
     error,
     view_fields,
 )
+from tests.support.standin_records import RecordedCall
 
 _STATE_CATEGORY = {"open": "in_progress", "pending": "waiting_on_customer", "solved": "resolved"}
-
-
-@dataclass
-class RecordedCall:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-    status: int
 
 
 @dataclass

@@ -34,9 +34,10 @@ from integrations.ticketing.zendesk_format import (
     webhook_template,
 )
 from tests.support import zendesk_standin_state as st
+from tests.support.standin_records import RecordedCall
 from tests.support.zendesk_spec import load_spec, problems
 from tests.support.zendesk_standin_api import ZendeskApi
-from tests.support.zendesk_standin_state import RecordedCall, StandInComment, StandInTicket
+from tests.support.zendesk_standin_state import StandInComment, StandInTicket
 
 __all__ = ["RecordedCall", "StandInComment", "StandInTicket", "ZendeskStandIn"]
 

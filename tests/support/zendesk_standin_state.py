@@ -12,16 +12,6 @@ _STATUS_VIEW = {"new": "open", "hold": "pending", "closed": "solved"}
 
 
 @dataclass
-class RecordedCall:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-    status: int
-
-
-@dataclass
 class StandInComment:
     body: str
     public: bool
