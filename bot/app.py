@@ -19,6 +19,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.after_ack import AfterAck
+from bot.approvals.services import ApprovalServices, build_approvals, build_payments
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.customer_messages import CustomerMessages
@@ -48,6 +49,7 @@ from bot.tickets.sync import TicketSyncService
 from integrations.chatbot import ChatbotCallbacks, HttpChatbotCallbacks, NoChatbotCallbacks
 from integrations.errors import IntegrationError
 from integrations.http import HttpClient
+from integrations.payments.protocol import Payments
 from integrations.ticketing.protocol import Ticketing
 from storage.db import Database
 from storage.migrate import upgrade_database
@@ -79,6 +81,7 @@ class Deskhand:
     desk: DeskService
     notices: Notices
     tickets: TicketServices
+    approvals: ApprovalServices
     after_ack: AfterAck = field(default_factory=AfterAck)
     identity: BotIdentity = field(default_factory=BotIdentity)
     bolt: AsyncApp = field(init=False)
@@ -178,20 +181,27 @@ class Deskhand:
         await self.socket_mode.connect_async()
 
 
-def _chatbot(settings: Settings, http: HttpClient, clock: Clock) -> ChatbotCallbacks:
-    if settings.chatbot_callback_url is None or settings.webhook_secret is None:
+def _callbacks(
+    system: str, url: object | None, settings: Settings, http: HttpClient, clock: Clock
+) -> ChatbotCallbacks:
+    """Signed callbacks to the chatbot or to the AI agent; logged and dropped without a URL."""
+    if url is None or settings.webhook_secret is None:
 
         def log_only(key: str, body: dict[str, Any]) -> None:
             log.warning(
-                "chatbot.callback_dropped", reason="no callback URL", key=key, type=body.get("type")
+                f"{system}.callback_dropped",
+                reason="no callback URL",
+                key=key,
+                type=body.get("type"),
             )
 
         return NoChatbotCallbacks(log_only)
     return HttpChatbotCallbacks(
         http,
-        url=str(settings.chatbot_callback_url),
+        url=str(url),
         secret=settings.webhook_secret.get_secret_value(),
         now=lambda: clock.now().timestamp(),
+        system=system,
     )
 
 
@@ -202,6 +212,7 @@ def create_app(
     ticketing: Ticketing | None = None,
     chatbot: ChatbotCallbacks | None = None,
     http: HttpClient | None = None,
+    payments: Payments | None = None,
 ) -> Deskhand:
     from handlers import install  # the composition root is the one place that knows all
 
@@ -213,10 +224,14 @@ def create_app(
     slack = make_slack_client(
         token=token, base_url=str(settings.slack_api_url), timeout=settings.http_timeout
     )
-    permissions = Permissions(leads=settings.leads)
+    permissions = Permissions(
+        leads=settings.leads,
+        approvers=settings.approvers,
+        backup_approvers=settings.backup_approvers,
+    )
     built, sync = build_ticketing(settings, http, db, now=clock.now)
     ticketing = ticketing or built
-    chatbot = chatbot or _chatbot(settings, http, clock)
+    chatbot = chatbot or _callbacks("chatbot", settings.chatbot_callback_url, settings, http, clock)
     messages = CustomerMessages.load(Path(settings.messages_dir) if settings.messages_dir else None)
     directory = SlackDirectory(slack)
     profiles = AgentProfiles(db, directory, clock=clock)
@@ -271,6 +286,18 @@ def create_app(
         metrics=metrics,
         assignment_retry_base=settings.assignment_retry_base,
     ).effects()
+    approvals, approval_effects = build_approvals(
+        settings,
+        db=db,
+        slack=slack,
+        slack_effects=slack_effects,
+        payments=payments or build_payments(settings, http),
+        agent=_callbacks("agent", settings.agent_callback_url, settings, http, clock),
+        permissions=permissions,
+        clock=clock,
+        metrics=metrics,
+    )
+    effects |= approval_effects
     dispatcher = OutboxDispatcher(
         db,
         effects,
@@ -308,7 +335,7 @@ def create_app(
         ),
         lifecycle=lifecycle,
         conversation=HandoffConversation(db, clock=clock),
-        desk=DeskService(db, lifecycle, clock=clock),
+        desk=DeskService(db, lifecycle, clock=clock, approvals=approvals.queries),
         notices=Notices(db, clock=clock),
         tickets=TicketServices(
             ticketing=ticketing,
@@ -320,6 +347,7 @@ def create_app(
             profiles=profiles,
             messages=messages,
         ),
+        approvals=approvals,
     )
     signing = settings.slack_signing_secret
 

@@ -57,6 +57,16 @@ class Settings(BaseSettings):
     offline_retry_interval: float = Field(300.0, alias="DESKHAND_OFFLINE_RETRY_INTERVAL", gt=0)
     offline_retry_window: float = Field(3600.0, alias="DESKHAND_OFFLINE_RETRY_WINDOW", gt=0)
 
+    approval_channel: str | None = Field(None, alias="DESKHAND_APPROVAL_CHANNEL")
+    approvers: Annotated[tuple[str, ...], NoDecode] = Field((), alias="DESKHAND_APPROVERS")
+    agent_callback_url: AnyHttpUrl | None = Field(None, alias="DESKHAND_AGENT_CALLBACK_URL")
+    payments: Literal["local", "stripe"] = Field("local", alias="DESKHAND_PAYMENTS")
+    stripe_api_url: AnyHttpUrl = Field(AnyHttpUrl("https://api.stripe.com"), alias="STRIPE_API_URL")
+    stripe_api_key: SecretStr | None = Field(None, alias="STRIPE_API_KEY")
+    approval_expires_after: float = Field(86400.0, alias="DESKHAND_APPROVAL_EXPIRES_AFTER", gt=0)
+    # Minor units of the amount to be refunded, whatever the currency.
+    dual_approval_above: int | None = Field(None, alias="DESKHAND_DUAL_APPROVAL_ABOVE", ge=0)
+
     # Extensions beyond the contract (documented in docs/configuration.md).
     zendesk_webhook_secret: SecretStr | None = Field(None, alias="ZENDESK_WEBHOOK_SECRET")
     intercom_client_secret: SecretStr | None = Field(None, alias="INTERCOM_CLIENT_SECRET")
@@ -73,6 +83,13 @@ class Settings(BaseSettings):
     default_wait: float = Field(600.0, alias="DESKHAND_DEFAULT_WAIT", gt=0)
     queue_notify_every: float = Field(180.0, alias="DESKHAND_QUEUE_NOTIFY_EVERY", ge=0)
     messages_dir: str | None = Field(None, alias="DESKHAND_MESSAGES_DIR")
+    backup_approvers: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), alias="DESKHAND_APPROVAL_BACKUP_APPROVERS"
+    )
+    # None: half of DESKHAND_APPROVAL_EXPIRES_AFTER (only with backup approvers).
+    approval_escalate_after: float | None = Field(
+        None, alias="DESKHAND_APPROVAL_ESCALATE_AFTER", gt=0
+    )
     log_level: str = Field("INFO", alias="DESKHAND_LOG_LEVEL")
     log_format: Literal["json", "console"] = Field("json", alias="DESKHAND_LOG_FORMAT")
     outbox_max_attempts: int = Field(12, alias="DESKHAND_OUTBOX_MAX_ATTEMPTS", ge=1)
@@ -83,7 +100,7 @@ class Settings(BaseSettings):
     http_timeout: float = Field(10.0, alias="DESKHAND_HTTP_TIMEOUT", gt=0)
     run_migrations: bool = Field(True, alias="DESKHAND_RUN_MIGRATIONS")
 
-    @field_validator("leads", mode="before")
+    @field_validator("leads", "approvers", "backup_approvers", mode="before")
     @classmethod
     def _ids(cls, value: object) -> object:
         return _split_ids(value)
@@ -122,7 +139,18 @@ class Settings(BaseSettings):
         for variable, value in required.get(self.ticketing, {}).items():
             if not value:
                 raise ValueError(f"{variable} is required with DESKHAND_TICKETING={self.ticketing}")
+        if self.payments == "stripe" and self.stripe_api_key is None:
+            raise ValueError("STRIPE_API_KEY is required with DESKHAND_PAYMENTS=stripe")
         return self
+
+    @property
+    def escalate_approvals_after(self) -> float | None:
+        """Seconds before an undecided approval goes to the backup approvers, if any."""
+        if not self.backup_approvers:
+            return None
+        if self.approval_escalate_after is not None:
+            return min(self.approval_escalate_after, self.approval_expires_after)
+        return self.approval_expires_after / 2
 
     @property
     def demo_mode(self) -> bool:

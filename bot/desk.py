@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.approvals.queries import ApprovalQueries
 from bot.clock import Clock
 from bot.desk_command import (
     DESK_HELP,
+    Approvals,
     Available,
     Away,
     DeadLetters,
@@ -27,8 +29,16 @@ from storage.fallbacks import DEAD, PENDING, FallbackEntry
 
 
 class DeskService:
-    def __init__(self, db: Database, lifecycle: HandoffLifecycle, *, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        lifecycle: HandoffLifecycle,
+        *,
+        clock: Clock,
+        approvals: ApprovalQueries | None = None,
+    ) -> None:
         self._db = db
+        self._approvals = approvals
         self._lifecycle = lifecycle
         self._clock = clock
 
@@ -63,6 +73,12 @@ class DeskService:
                 return await self.fallbacks_text()
             case DeadLetters():
                 return await self.dead_letters_text()
+            case Approvals(request_id=request_id):
+                if self._approvals is None:
+                    return "Approvals are not set up."
+                if request_id is None:
+                    return await self._approvals.overview()
+                return await self._approvals.trail(request_id)
             case Help():
                 return DESK_HELP
             case Unknown(text=text):

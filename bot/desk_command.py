@@ -18,6 +18,8 @@ from typing import TypeAlias
 
 # A handoff's public reference: "DH-" then 4 to 12 uppercase letters or digits.
 REFERENCE_RE = re.compile(r"DH-[A-Z0-9]{4,12}")
+# An approval's request_id, as the agent chose it (bot/approvals/payloads.py).
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9:_.\-]{1,200}")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,13 @@ class DeadLetters:
 
 
 @dataclass(frozen=True)
+class Approvals:
+    """`/desk approvals [request_id]`: open and recent refund requests, or one's audit trail."""
+
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Help:
     """`/desk` or `/desk help`."""
 
@@ -70,7 +79,16 @@ class Unknown:
 
 
 DeskCommand: TypeAlias = (
-    Available | Away | ListOpen | ReturnToBot | Status | Fallbacks | DeadLetters | Help | Unknown
+    Available
+    | Away
+    | ListOpen
+    | ReturnToBot
+    | Status
+    | Fallbacks
+    | DeadLetters
+    | Approvals
+    | Help
+    | Unknown
 )
 
 _NO_ARGUMENT: dict[str, DeskCommand] = {
@@ -81,6 +99,7 @@ _NO_ARGUMENT: dict[str, DeskCommand] = {
     "fallbacks": Fallbacks(),
     "deadletters": DeadLetters(),
     "dead-letters": DeadLetters(),
+    "approvals": Approvals(),
     "help": Help(),
 }
 
@@ -94,6 +113,8 @@ DESK_HELP = "\n".join(
         "• `/desk return DH-1234`: hand a conversation back to the chatbot",
         "• `/desk fallbacks`: tickets filed offline, unassigned or waiting for an agent",
         "• `/desk deadletters`: what deskhand gave up on (tickets and deliveries)",
+        "• `/desk approvals`: open and recent refund requests; "
+        "`/desk approvals apr-1`: one request's audit trail",
         "• `/desk help`: this message",
         "In a handoff's thread, your replies go to the customer; a reply starting with `//` "
         "or `note:` stays internal.",
@@ -122,4 +143,6 @@ def parse_desk_command(text: str) -> DeskCommand:
         reference = parse_reference(arguments[0])
         if reference is not None:
             return ReturnToBot(reference=reference)
+    if name == "approvals" and len(arguments) == 1 and REQUEST_ID_RE.fullmatch(arguments[0]):
+        return Approvals(request_id=arguments[0])
     return Unknown(text=" ".join(words))

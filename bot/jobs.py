@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 WORKER_ID = uuid.uuid4().hex[:12]
+APPROVAL_SWEEP_SECONDS = 30
 
 
 def build_scheduler(app: Deskhand) -> AsyncIOScheduler:
@@ -49,6 +50,13 @@ def build_scheduler(app: Deskhand) -> AsyncIOScheduler:
     scheduler.add_job(
         notify_queue, IntervalTrigger(seconds=30), args=[app], id="queue_notices", **defaults
     )
+    scheduler.add_job(
+        expire_approvals,
+        IntervalTrigger(seconds=APPROVAL_SWEEP_SECONDS),
+        args=[app],
+        id="approval_expiry",
+        **defaults,
+    )
     if app.settings.ticket_poll_interval > 0 and app.settings.ticketing == "custom":
         scheduler.add_job(
             sync_tickets,
@@ -64,6 +72,11 @@ async def retry_tickets(app: Deskhand) -> int:
     """Offline tickets and refused assignments whose retry time came (claimed with a
     lease, so replicas never retry the same one)."""
     return await app.tickets.retries.sweep()
+
+
+async def expire_approvals(app: Deskhand) -> int:
+    """Undecided approvals go to the backup approvers, then expire."""
+    return await app.approvals.expiry.sweep()
 
 
 async def notify_queue(app: Deskhand) -> int:

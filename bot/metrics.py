@@ -98,6 +98,19 @@ class Metrics:
             ["system", "kind", "outcome"],
             registry=r,
         )
+        self.approvals = Counter(
+            "deskhand_approval_events",
+            "Approval steps: requested, approved, rejected, refused, escalated, expired, "
+            "executed, failed.",
+            ["event"],
+            registry=r,
+        )
+        self.refunds = Counter(
+            "deskhand_refunds",
+            "Refunds run through the payments system, by system and outcome.",
+            ["system", "outcome"],
+            registry=r,
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -52,8 +52,16 @@ class RoleList:
 
 
 class Permissions:
-    def __init__(self, *, leads: Iterable[str]) -> None:
+    def __init__(
+        self,
+        *,
+        leads: Iterable[str],
+        approvers: Iterable[str] = (),
+        backup_approvers: Iterable[str] = (),
+    ) -> None:
         self.leads = RoleList("leads", leads)
+        self.approvers = RoleList("approvers", approvers)
+        self.backup_approvers = RoleList("backup_approvers", backup_approvers)
 
     def is_lead(self, user_id: str) -> bool:
         return user_id in self.leads
@@ -62,5 +70,10 @@ class Permissions:
         """Release, resolve or hand back: the claimer, or a lead."""
         return (claimed_by is not None and user_id == claimed_by) or self.is_lead(user_id)
 
+    def may_approve(self, user_id: str, *, escalated: bool) -> bool:
+        """Decide an approval: an approver, or a backup approver once it was escalated."""
+        return user_id in self.approvers or (escalated and user_id in self.backup_approvers)
+
     async def refresh(self, directory: GroupDirectory) -> None:
-        await self.leads.refresh(directory)
+        for role in (self.leads, self.approvers, self.backup_approvers):
+            await role.refresh(directory)

@@ -1,4 +1,5 @@
-"""Signed callbacks to the customer-facing chatbot (DESKHAND_CHATBOT_CALLBACK_URL)."""
+"""Signed callbacks to the customer-facing chatbot (DESKHAND_CHATBOT_CALLBACK_URL), and the
+same kind to the AI agent that asks for approvals (DESKHAND_AGENT_CALLBACK_URL)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,17 @@ class ChatbotCallbacks(Protocol):
 class HttpChatbotCallbacks:
     """POSTs each callback signed, with an Idempotency-Key; the shared client retries."""
 
-    system = "chatbot"
-
     def __init__(
-        self, http: HttpClient, *, url: str, secret: str, now: Callable[[], float]
+        self,
+        http: HttpClient,
+        *,
+        url: str,
+        secret: str,
+        now: Callable[[], float],
+        system: str = "chatbot",
     ) -> None:
+        # The same signed callbacks also reach the AI agent (system "agent").
+        self.system = system
         self._http = http
         self._url = url
         self._secret = secret

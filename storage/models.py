@@ -1,4 +1,5 @@
-"""SQLAlchemy 2.0 models. Public ids (handoff_id, reference) are what leaves the database."""
+"""SQLAlchemy 2.0 models. Public ids (handoff_id, reference, request_id) are what leaves the
+database. Money is a BigInteger of minor units."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -242,3 +244,63 @@ class SyncCursor(Base):
     system: Mapped[str] = mapped_column(String(20), primary_key=True)
     cursor: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(200), unique=True)
+    # sha256 of the request as first accepted: a reused request_id with other content is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(20))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    handoff_id: Mapped[str | None] = mapped_column(String(200))
+    customer_id: Mapped[str] = mapped_column(String(200))
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    payment_id: Mapped[str] = mapped_column(String(255))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    refund_reason: Mapped[str] = mapped_column(String(40))
+    justification: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    required_approvals: Mapped[int] = mapped_column(Integer)
+    # [{"user_id", "name", "amount_minor", "at", "note"}], in order; a vote is a CAS on version.
+    votes: Mapped[list[Any]] = mapped_column()
+    approved_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    decided_by_name: Mapped[str | None] = mapped_column(String(200))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None] = mapped_column()
+    slack_channel: Mapped[str | None] = mapped_column(String(40))
+    slack_ts: Mapped[str | None] = mapped_column(String(40))
+    handoff_url: Mapped[str | None] = mapped_column(Text)
+    escalate_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_approvals_expiry", "status", "expires_at"),
+        Index("ix_approvals_escalation", "status", "escalate_at"),
+    )
+
+
+class ApprovalEvent(Base):
+    """The audit trail: who did what, when, from which Slack action (or job, or webhook)."""
+
+    __tablename__ = "approval_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    approval_pk: Mapped[int] = mapped_column(
+        ForeignKey("approvals.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[str | None] = mapped_column(String(40))
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]

@@ -9,6 +9,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.agents import AgentRepository
+from storage.approvals import ApprovalRepository
 from storage.fallbacks import FallbackRepository
 from storage.gate import Gate
 from storage.handoffs import HandoffRepository
@@ -31,6 +32,7 @@ class UnitOfWork:
     fallbacks: FallbackRepository
     queue: QueueRepository
     ticket_sync: TicketSyncRepository
+    approvals: ApprovalRepository
     _token: Token[bool]
 
     def __init__(
@@ -63,6 +65,7 @@ class UnitOfWork:
         self.fallbacks = FallbackRepository(self.session)
         self.queue = QueueRepository(self.session)
         self.ticket_sync = TicketSyncRepository(self.session)
+        self.approvals = ApprovalRepository(self.session)
         self._committed = False
         return self
 

@@ -107,6 +107,10 @@ class DecisionOut(BaseModel):
     # What running the action gave (e.g. the refund id) or why it failed; set with
     # `executed` and `failed`.
     result: dict[str, JsonValue] | None = None
+    # Extensions: the amount approved (smaller than asked for a partial refund), and every
+    # approver in order (two above DESKHAND_DUAL_APPROVAL_ABOVE).
+    approved_amount_minor: int | None = None
+    approved_by: list[str] | None = None
 
     def to_json(self) -> dict[str, JsonValue]:
         """The JSON body: enum as its value, absent optional fields omitted (not null)."""

@@ -17,6 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import create_app
+from bot.approvals.actions import ApprovalAction, ApprovalBlock
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.demo import slack_requests
@@ -26,7 +27,23 @@ from bot.handoffs.actions import HandoffAction
 from integrations.signing import signed_headers
 
 CHANNEL = "C0ESCALATE"
+APPROVAL_CHANNEL = "C0APPROVAL"
 AGENT = ("U0AGENT01", "ana")
+APPROVER = ("U0LEAD001", "lee")
+REFUND: dict[str, Any] = {
+    "request_id": "demo-refund-1",
+    "action": "refund",
+    "requested_by": "billing-agent",
+    "handoff_id": "demo-session-1:esc-1",
+    "customer": {"id": "c-42", "email": "ada@example.com"},
+    "params": {
+        "payment_id": "pi_3DemoDuplicateCharge",
+        "amount_minor": 4900,
+        "currency": "usd",
+        "reason": "duplicate",
+    },
+    "justification": "Two charges of USD 49.00 on the same day for one Pro plan.",
+}
 
 HANDOFF: dict[str, Any] = {
     "handoff_id": "demo-session-1:esc-1",
@@ -66,13 +83,18 @@ class Demo:
         self.chatbot = ChatbotStandIn(
             secret=self.webhook_secret, now=lambda: self.clock.now().timestamp()
         )
+        self.agent = ChatbotStandIn(
+            secret=self.webhook_secret, now=lambda: self.clock.now().timestamp()
+        )
         self.base = ""
 
     async def run(self) -> None:
         with tempfile.TemporaryDirectory(prefix="deskhand-demo-") as tmp:
             slack_url = await self.slack.start()
             self.slack.add_user(AGENT[0], AGENT[1], "Ana Agent", "ana@example.com")
+            self.slack.add_user(APPROVER[0], APPROVER[1], "Lee Lead", "lee@example.com")
             chatbot_url = await self.chatbot.start()
+            agent_url = await self.agent.start()
             settings = Settings.model_validate(
                 {
                     "SLACK_BOT_TOKEN": "xoxb-demo",
@@ -82,6 +104,9 @@ class Demo:
                     "DESKHAND_WEBHOOK_SECRET": self.webhook_secret,
                     "DESKHAND_ESCALATION_CHANNEL": CHANNEL,
                     "DESKHAND_CHATBOT_CALLBACK_URL": chatbot_url,
+                    "DESKHAND_APPROVAL_CHANNEL": APPROVAL_CHANNEL,
+                    "DESKHAND_APPROVERS": APPROVER[0],
+                    "DESKHAND_AGENT_CALLBACK_URL": agent_url,
                     "DESKHAND_OUTBOX_POLL_INTERVAL": 0.5,
                 }
             )
@@ -96,6 +121,7 @@ class Demo:
                     await self._story(http)
             finally:
                 await runner.cleanup()
+                await self.agent.stop()
                 await self.chatbot.stop()
                 await self.slack.stop()
 
@@ -164,6 +190,8 @@ class Demo:
             f"{len(self.chatbot.of_type('agent_message'))}"
         )
 
+        await self._refund_story(http)
+
         await self._webhook(
             http,
             f"/webhooks/handoffs/{HANDOFF['handoff_id']}/messages",
@@ -172,20 +200,49 @@ class Demo:
         await self.slack.wait_for(
             lambda: any("1043" in json.dumps(m) for m in self.slack.replies(CHANNEL, post["ts"]))
         )
-        say("7. the customer writes again; it appears in the Slack thread")
+        say("8. the customer writes again; it appears in the Slack thread")
 
         await self._click(http, HandoffAction.RESOLVE, post["ts"])
         await self.chatbot.wait_for(
             lambda: bool(self.chatbot.of_type("handoff_status", status="resolved"))
         )
         say(
-            f"8. resolved; customer told: "
+            f"9. resolved; customer told: "
             f"{self.chatbot.of_type('handoff_status', status='resolved')[0]['message']}"
         )
         updates = self.slack.calls_to("chat.update")
         say(
-            f"9. the Slack message was re-rendered {len(updates)} times from stored state; "
+            f"10. the Slack message was re-rendered {len(updates)} times from stored state; "
             "demo complete"
+        )
+
+    async def _refund_story(self, http: aiohttp.ClientSession) -> None:
+        """The billing AI agent asks to refund the duplicate; a lead approves it in Slack."""
+        answer = await self._webhook(http, "/webhooks/approvals", REFUND)
+        await self.slack.wait_for(lambda: bool(self.slack.messages(APPROVAL_CHANNEL)))
+        post = self.slack.messages(APPROVAL_CHANNEL)[0]
+        self.say(
+            f"7. the billing agent asks to refund USD 49.00 (HTTP {answer[0]}); "
+            f"#{APPROVAL_CHANNEL} shows: {post['text'][:80]}"
+        )
+        body = slack_requests.block_action(
+            action_id=ApprovalAction.APPROVE,
+            value=REFUND["request_id"],
+            user_id=APPROVER[0],
+            user_name=APPROVER[1],
+            channel=APPROVAL_CHANNEL,
+            message_ts=post["ts"],
+            block_id=ApprovalBlock.ACTIONS,
+        )
+        await self._slack(http, body, "application/x-www-form-urlencoded")
+        await self.agent.wait_for(
+            lambda: bool(self.agent.of_type("approval_decision", status="executed"))
+        )
+        executed = self.agent.of_type("approval_decision", status="executed")[0]
+        statuses = [d["status"] for d in self.agent.of_type("approval_decision")]
+        self.say(
+            f"   {APPROVER[1]} approves; refund {executed['result']['refund_id']} ran once; "
+            f"the agent heard: {', '.join(statuses)}"
         )
 
     async def _webhook(

@@ -33,6 +33,8 @@ def block_action(
     channel: str,
     message_ts: str,
     team_id: str = "T0DEMO",
+    block_id: str = "handoff_actions",
+    trigger_id: str | None = None,
 ) -> str:
     payload: dict[str, Any] = {
         "type": "block_actions",
@@ -40,7 +42,7 @@ def block_action(
         "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
         "api_app_id": "A0DESKHAND",
         "token": "legacy-verification-token",
-        "trigger_id": f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex[:16]}",
+        "trigger_id": trigger_id or f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex[:16]}",
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
         "channel": {"id": channel, "name": "escalations"},
         "message": {"type": "message", "ts": message_ts, "text": "handoff"},
@@ -49,11 +51,46 @@ def block_action(
             {
                 "type": "button",
                 "action_id": action_id,
-                "block_id": "handoff_actions",
+                "block_id": block_id,
                 "value": value,
                 "action_ts": "1700000000.000001",
             }
         ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def view_submission(
+    *,
+    callback_id: str,
+    values: dict[str, str],
+    private_metadata: str,
+    user_id: str,
+    user_name: str,
+    team_id: str = "T0DEMO",
+) -> str:
+    """A modal submitted: ``values`` maps each plain-text input's block id (equal to its
+    action id) to what was typed."""
+    state = {
+        block: {block: {"type": "plain_text_input", "value": text}}
+        for block, text in values.items()
+    }
+    payload: dict[str, Any] = {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": "demo"},
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
+        "api_app_id": "A0DESKHAND",
+        "token": "legacy-verification-token",
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex[:16]}",
+        "view": {
+            "id": f"V{uuid.uuid4().hex[:10].upper()}",
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "state": {"values": state},
+            "hash": "1.demo",
+        },
+        "response_urls": [],
     }
     return urlencode({"payload": json.dumps(payload)})
 

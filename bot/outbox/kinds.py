@@ -17,6 +17,10 @@ class OutboxKind(StrEnum):
     TICKET_UNASSIGN = "ticket.unassign"
     TICKET_COMMENT = "ticket.comment"
     TICKET_STATUS = "ticket.status"
+    SLACK_APPROVAL_MESSAGE = "slack.approval_message"
+    SLACK_APPROVAL_NOTICE = "slack.approval_notice"
+    PAYMENT_REFUND = "payment.refund"
+    AGENT_CALLBACK = "agent.callback"
 
 
 def slack_order(handoff_id: str) -> str:
@@ -31,3 +35,13 @@ def chatbot_order(handoff_id: str) -> str:
 def ticket_order(handoff_id: str) -> str:
     """Ticket operations wait for the ticket to exist."""
     return f"ticket:{handoff_id}"
+
+
+def approval_slack_order(request_id: str) -> str:
+    """An approval's message goes out before its thread notices and updates."""
+    return f"slack:approval:{request_id}"
+
+
+def agent_order(request_id: str) -> str:
+    """The agent hears `approved` before `executed`."""
+    return f"agent:{request_id}"

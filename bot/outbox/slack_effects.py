@@ -109,9 +109,7 @@ class SlackEffects:
         handoff, _, _ = await self._handoff(handoff_id)
         channel, thread_ts = self._thread_of(handoff)
         parts = blocks.transcript_thread_messages(to_view(handoff))
-        posted = (
-            await self._markers_in_thread(channel, thread_ts) if message.attempts > 1 else set()
-        )
+        posted = await self.markers_in_thread(channel, thread_ts) if message.attempts > 1 else set()
         for index, part in enumerate(parts):
             marker = message_marker(handoff_id, f"transcript:{index}")
             if marker not in posted:
@@ -122,7 +120,7 @@ class SlackEffects:
         handoff, _, _ = await self._handoff(handoff_id)
         channel, thread_ts = self._thread_of(handoff)
         marker = message_marker(handoff_id, message.payload["marker_part"])
-        if message.attempts > 1 and marker in await self._markers_in_thread(channel, thread_ts):
+        if message.attempts > 1 and marker in await self.markers_in_thread(channel, thread_ts):
             return
         await self._post_in_thread(
             channel, thread_ts, _with_marker(message.payload["message"], marker)
@@ -175,7 +173,7 @@ class SlackEffects:
                 return None
         return None
 
-    async def _markers_in_thread(self, channel: str, thread_ts: str) -> set[str]:
+    async def markers_in_thread(self, channel: str, thread_ts: str) -> set[str]:
         found: set[str] = set()
         cursor: str | None = None
         for _ in range(SEARCH_PAGES):

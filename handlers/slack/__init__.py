@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers.slack import adapter, desk, errors, handoffs, tickets
+from handlers.slack import adapter, approvals, desk, errors, handoffs, tickets
 
 if TYPE_CHECKING:
     from bot.app import Deskhand
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 def install(app: Deskhand) -> None:
     errors.install(app)
     handoffs.install(app)
+    approvals.install(app)
     desk.install(app)
     tickets.install(app)
     adapter.install(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers.webhooks import handoffs, tickets
+from handlers.webhooks import approvals, handoffs, tickets
 
 if TYPE_CHECKING:
     from bot.app import Deskhand
@@ -12,4 +12,5 @@ if TYPE_CHECKING:
 
 def install(app: Deskhand) -> None:
     handoffs.install(app)
+    approvals.install(app)
     tickets.install(app)

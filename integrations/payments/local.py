@@ -47,8 +47,13 @@ class _Outcome:
 class LocalPayments:
     system = SYSTEM
 
-    def __init__(self, payments: Mapping[str, tuple[int, str]] | None = None) -> None:
-        """``payments``: payment_id -> (amount_minor, currency) of the payments it knows."""
+    def __init__(
+        self, payments: Mapping[str, tuple[int, str]] | None = None, *, trust_unknown: bool = False
+    ) -> None:
+        """``payments``: payment_id -> (amount_minor, currency) of the payments it knows.
+        ``trust_unknown`` (the demo's `local` payments): a payment it has never seen is
+        taken to be exactly as large as its first refund, so a second one is refused."""
+        self._trust_unknown = trust_unknown
         self._payments = {
             pid: (int(amount), currency) for pid, (amount, currency) in (payments or {}).items()
         }
@@ -82,6 +87,8 @@ class LocalPayments:
 
     def _execute(self, request: RefundRequest, key: str) -> _Outcome:
         known = self._payments.get(request.payment_id)
+        if known is None and self._trust_unknown:
+            known = self._payments[request.payment_id] = (request.amount_minor, request.currency)
         if known is None:
             kind = "payment_intent" if request.is_payment_intent else "charge"
             message = f"No such {kind}: '{request.payment_id}'"

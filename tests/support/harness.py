@@ -23,6 +23,7 @@ from bot.demo import slack_requests
 from bot.demo.chatbot_standin import ChatbotStandIn
 from bot.demo.slack_standin import SlackStandIn
 from integrations.http import HttpClient
+from integrations.payments.protocol import Payments
 from integrations.signing import signed_headers
 from tests.support.harness_data import (
     AGENT,
@@ -263,6 +264,7 @@ async def running(
     slack: SlackStandIn | None = None,
     chatbot: ChatbotStandIn | None = None,
     clock: FakeClock | None = None,
+    payments: Payments | None = None,
     **extra: Any,
 ) -> AsyncIterator[Harness]:
     """Start the stand-ins (unless given) and the app; stop what it started."""
@@ -286,7 +288,7 @@ async def running(
         backoff_max=0.02,
         monotonic=lambda: clock.now().timestamp(),
     )
-    app = create_app(settings, clock=clock, http=http_client)
+    app = create_app(settings, clock=clock, http=http_client, payments=payments)
     server = TestServer(app.web)
     await server.start_server()
     try:

@@ -80,7 +80,9 @@ def test_desk_slash_command(manifest: dict[str, Any]) -> None:
     assert [c["command"] for c in commands] == ["/desk"]
     desk = commands[0]
     assert desk["url"] == EVENTS_URL
-    assert desk["usage_hint"] == "available | away | list | return <reference> | help"
+    assert desk["usage_hint"] == (
+        "available | away | list | return <reference> | approvals [request_id] | help"
+    )
     assert desk["description"]
     assert desk["should_escape"] is False
 

@@ -34,6 +34,8 @@ def test_paths_and_methods(spec: dict[str, Any]) -> None:
         "/webhooks/handoffs": {"post"},
         "/webhooks/handoffs/{handoff_id}/messages": {"post"},
         "/webhooks/tickets/{system}": {"post"},
+        "/webhooks/approvals": {"post"},
+        "/api/approvals/{request_id}": {"get"},
         "/healthz": {"get"},
         "/readyz": {"get"},
         "/metrics": {"get"},
@@ -51,6 +53,8 @@ def test_signature_security_schemes(spec: dict[str, Any]) -> None:
     both: dict[str, list[str]] = {name: [] for name in schemes}
     for path in ("/webhooks/handoffs", "/webhooks/handoffs/{handoff_id}/messages"):
         assert spec["paths"][path]["post"]["security"] == [both]
+    assert spec["paths"]["/webhooks/approvals"]["post"]["security"] == [both]
+    assert spec["paths"]["/api/approvals/{request_id}"]["get"]["security"] == [both]
     for path in ("/healthz", "/readyz", "/metrics"):
         assert spec["paths"][path]["get"]["security"] == []
 

@@ -1,0 +1,81 @@
+"""The modals behind Reject and Partial refund: opened only for someone who may decide,
+and read back from Slack's view_submission into a decision."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.approvals import blocks
+from bot.approvals.actions import ApprovalBlock
+from bot.approvals.decisions import ApprovalDecisions
+from bot.approvals.money import format_amount, parse_amount
+from bot.approvals.records import Step
+from bot.slack_api import call
+
+MAX_TEXT = 1000
+
+
+@dataclass(frozen=True)
+class FormContext:
+    """What a modal carries in private_metadata: enough to check the form without a query."""
+
+    request_id: str
+    channel: str | None
+    currency: str
+    amount_minor: int
+
+    def dump(self) -> str:
+        return json.dumps(
+            {"r": self.request_id, "c": self.channel, "cur": self.currency, "a": self.amount_minor}
+        )
+
+    @classmethod
+    def load(cls, raw: str) -> FormContext:
+        data = json.loads(raw)
+        return cls(
+            request_id=str(data["r"]),
+            channel=data.get("c"),
+            currency=str(data["cur"]),
+            amount_minor=int(data["a"]),
+        )
+
+
+def field_value(values: dict[str, Any], block: ApprovalBlock) -> str:
+    """A plain-text input's value from view.state.values ("" when left empty)."""
+    element = (values.get(block.value) or {}).get(block.value) or {}
+    return str(element.get("value") or "").strip()[:MAX_TEXT]
+
+
+def read_partial_amount(context: FormContext, text: str) -> int:
+    """The amount typed into the partial-refund form; ValueError with the text to show."""
+    amount = parse_amount(text, context.currency)
+    if amount >= context.amount_minor:
+        asked = format_amount(context.amount_minor, context.currency)
+        raise ValueError(f"a partial refund is less than {asked}: use Approve for all of it")
+    return amount
+
+
+class ApprovalForms:
+    def __init__(self, client: AsyncWebClient, decisions: ApprovalDecisions) -> None:
+        self._client = client
+        self._decisions = decisions
+
+    async def open_reject(
+        self, request_id: str, step: Step, *, trigger_id: str, channel: str | None
+    ) -> None:
+        view = await self._decisions.check(request_id, step, approving=False)
+        context = FormContext(request_id, channel, view.currency, view.amount_minor)
+        modal = blocks.reject_modal(view, private_metadata=context.dump())
+        await call("views.open", self._client.views_open(trigger_id=trigger_id, view=modal))
+
+    async def open_partial(
+        self, request_id: str, step: Step, *, trigger_id: str, channel: str | None
+    ) -> None:
+        view = await self._decisions.check(request_id, step, approving=True)
+        context = FormContext(request_id, channel, view.currency, view.amount_minor)
+        modal = blocks.partial_modal(view, private_metadata=context.dump())
+        await call("views.open", self._client.views_open(trigger_id=trigger_id, view=modal))
