@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from bot.app import Deskhand
 
 Work = Callable[[], Awaitable[None]]
+
+
+class Opener(Protocol):
+    async def __call__(
+        self, request_id: str, step: Step, *, trigger_id: str, channel: str | None
+    ) -> None: ...
 
 
 def _step(body: dict[str, Any], source: str) -> Step:
@@ -65,29 +71,23 @@ def install(app: Deskhand) -> None:
 
         _submit(app, body, work, f"approval_approve:{request_id}")
 
-    @app.bolt.action(ApprovalAction.APPROVE_PARTIAL.value)
-    async def on_partial(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        request_id, step = action["value"], _step(body, ApprovalAction.APPROVE_PARTIAL)
+    def on_form_click(action_id: ApprovalAction, opener: Opener) -> None:
+        """Partial refund and Reject open a form, once the clicker may decide."""
 
-        async def work() -> None:
-            await approvals.forms.open_partial(
-                request_id, step, trigger_id=body["trigger_id"], channel=_channel(body)
-            )
+        @app.bolt.action(action_id.value)
+        async def on_click(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+            await ack()
+            request_id, step = action["value"], _step(body, action_id)
 
-        _submit(app, body, work, f"approval_partial:{request_id}")
+            async def work() -> None:
+                await opener(
+                    request_id, step, trigger_id=body["trigger_id"], channel=_channel(body)
+                )
 
-    @app.bolt.action(ApprovalAction.REJECT.value)
-    async def on_reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        request_id, step = action["value"], _step(body, ApprovalAction.REJECT)
+            _submit(app, body, work, f"{action_id}:{request_id}")
 
-        async def work() -> None:
-            await approvals.forms.open_reject(
-                request_id, step, trigger_id=body["trigger_id"], channel=_channel(body)
-            )
-
-        _submit(app, body, work, f"approval_reject:{request_id}")
+    on_form_click(ApprovalAction.APPROVE_PARTIAL, approvals.forms.open_partial)
+    on_form_click(ApprovalAction.REJECT, approvals.forms.open_reject)
 
     @app.bolt.view(ApprovalModal.REJECT.value)
     async def on_reject_form(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

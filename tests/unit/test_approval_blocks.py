@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.approvals.actions import ApprovalAction, ApprovalBlock, ApprovalModal
+from bot.approvals.actions import ApprovalAction, ApprovalBlock
 from bot.approvals.blocks import (
     approval_message,
     approvals_list_text,
@@ -23,96 +21,21 @@ from bot.approvals.blocks import (
 )
 from bot.approvals.blocks_text import mention
 from bot.approvals.payloads import ApprovalStatus
-from bot.approvals.view import ApprovalView, ApprovalVote, AuditEntry
-from tests.support.blocks_strategies import MESSY, PROPERTY_SETTINGS
-
-CREATED = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
-MARKER = "approval:apr-1"
-HOSTILE = "<!channel> <@U123> <https://evil|click> & <b>"
-FORBIDDEN = ("<!channel>", "<@U123>", "<https://evil")
-CARD = "4242 4242 4242 4242"
-# Every `<…>` we may emit: a user or group mention, a date, an https link.
-ALLOWED_TOKEN = re.compile(
-    r"<@[UW][A-Z0-9]{2,30}>|<!subteam\^S[A-Z0-9]{2,30}>|<!date\^\d+\^[^|<>]+\|[^<>]+>"
-    r"|<https://[^|<> ]+\|[^<>]+>"
+from bot.approvals.view import ApprovalView, ApprovalVote
+from tests.support.approval_views import (
+    CARD,
+    CREATED,
+    HOSTILE,
+    MARKER,
+    assert_inert,
+    assert_within_limits,
+    buttons,
+    dump,
+    entry,
+    make_view,
+    mrkdwn_texts,
 )
-BROADCAST = re.compile(r"@(?:channel|here|everyone)", re.IGNORECASE)
-
-
-def make_view(**overrides: Any) -> ApprovalView:
-    view = ApprovalView(
-        request_id="apr-1",
-        action="refund",
-        status=ApprovalStatus.PENDING,
-        requested_by="billing-agent",
-        customer_id="c-9",
-        customer_email="ada@example.com",
-        payment_id="pi_123",
-        amount_minor=1250,
-        currency="usd",
-        refund_reason="duplicate",
-        justification="Charged twice for the May invoice.",
-        created_at=CREATED,
-        expires_at=CREATED + timedelta(days=1),
-        required_approvals=1,
-    )
-    return replace(view, **overrides)
-
-
-def entry(kind: str, **overrides: Any) -> AuditEntry:
-    fields: dict[str, Any] = {
-        "event_id": 1,
-        "kind": kind,
-        "at": CREATED,
-        "actor_id": None,
-        "actor_name": None,
-        "source": "webhook",
-    }
-    return AuditEntry(**{**fields, **overrides})
-
-
-def dump(message: Any) -> str:
-    return json.dumps(message, ensure_ascii=False)
-
-
-def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
-
-
-def mrkdwn_texts(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        own = [node["text"]] if node.get("type") == "mrkdwn" else []
-        return own + [t for child in node.values() for t in mrkdwn_texts(child)]
-    if isinstance(node, list):
-        return [t for child in node for t in mrkdwn_texts(child)]
-    return []
-
-
-def assert_inert(text: str) -> None:
-    for forbidden in FORBIDDEN:
-        assert forbidden not in text
-    assert not BROADCAST.search(text)
-    assert "<" not in ALLOWED_TOKEN.sub("", text)
-
-
-def assert_within_limits(message: dict[str, Any]) -> None:
-    assert 0 < len(message["text"]) <= 3000
-    assert 0 < len(message["blocks"]) <= 50
-    for block in message["blocks"]:
-        if block["type"] == "header":
-            assert 0 < len(block["text"]["text"]) <= 150
-        if "text" in block and block["type"] == "section":
-            assert 0 < len(block["text"]["text"]) <= 3000
-        assert len(block.get("fields", [])) <= 10
-        assert all(0 < len(f["text"]) <= 2000 for f in block.get("fields", []))
-        if block["type"] == "context":
-            assert all(0 < len(e["text"]) <= 3000 for e in block["elements"])
-        for button in block.get("elements", []) if block["type"] == "actions" else []:
-            assert 0 < len(button["text"]["text"]) <= 75
-            if "confirm" in button:
-                assert len(button["confirm"]["text"]["text"]) <= 300
-                assert len(button["confirm"]["confirm"]["text"]) <= 30
-
+from tests.support.blocks_strategies import MESSY, PROPERTY_SETTINGS
 
 # -- amounts, fields, buttons -------------------------------------------------------------------
 
@@ -326,122 +249,3 @@ def test_a_huge_justification_stays_within_slack_limits() -> None:
         message = approval_message(make_view(justification=justification), marker=MARKER)
         assert_within_limits(message)
         assert sum("Justification" in t for t in mrkdwn_texts(message)) == 1
-
-
-# -- modals -------------------------------------------------------------------------------------
-
-
-def inputs(modal: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {b["block_id"]: b for b in modal["blocks"] if b["type"] == "input"}
-
-
-def test_reject_modal() -> None:
-    modal = reject_modal(make_view(), private_metadata='{"request_id":"apr-1"}')
-    assert modal["type"] == "modal" and modal["callback_id"] == ApprovalModal.REJECT
-    assert modal["private_metadata"] == '{"request_id":"apr-1"}'
-    assert (modal["title"]["text"], modal["submit"]["text"]) == ("Reject refund", "Reject")
-    assert modal["close"]["text"] == "Cancel"
-    reason = inputs(modal)[ApprovalBlock.REASON]
-    assert reason["element"]["action_id"] == ApprovalBlock.REASON
-    assert reason["element"]["multiline"] is True and reason["element"]["max_length"] == 1000
-    assert reason.get("optional", False) is False
-    assert "USD 12.50" in dump(modal) and "pi_123" in dump(modal)
-
-
-@pytest.mark.parametrize(
-    ("currency", "maximum", "example"),
-    [("usd", "USD 12.50", '"12.50"'), ("jpy", "JPY 1,250", '"1250"'), ("kwd", "KWD 1.250", "12.")],
-)
-def test_partial_modal(currency: str, maximum: str, example: str) -> None:
-    modal = partial_modal(make_view(currency=currency), private_metadata="apr-1")
-    assert modal["callback_id"] == ApprovalModal.PARTIAL and modal["private_metadata"] == "apr-1"
-    assert (modal["title"]["text"], modal["submit"]["text"]) == ("Partial refund", "Approve")
-    found = inputs(modal)
-    amount, note = found[ApprovalBlock.AMOUNT], found[ApprovalBlock.NOTE]
-    assert amount["element"]["action_id"] == ApprovalBlock.AMOUNT
-    hint = amount["hint"]["text"]
-    assert currency.upper() in hint and maximum in hint and example in hint
-    assert note["element"]["action_id"] == ApprovalBlock.NOTE and note["optional"] is True
-    assert note["element"]["max_length"] == 1000
-
-
-def test_modal_text_limits_and_metadata_guard() -> None:
-    for modal in (
-        reject_modal(make_view(), private_metadata=""),
-        partial_modal(make_view(), private_metadata=""),
-    ):
-        for key in ("title", "submit", "close"):
-            assert 0 < len(modal[key]["text"]) <= 24
-    with pytest.raises(ValueError):
-        reject_modal(make_view(), private_metadata="x" * 3001)
-
-
-# -- audit notices and texts --------------------------------------------------------------------
-
-
-def test_audit_notices() -> None:
-    vote = ApprovalVote(user_id="U0ANA", amount_minor=1000, at=CREATED)
-    view = make_view(votes=(vote,), approved_amount_minor=1000, refund_id="re_123")
-    approved = entry(
-        "partially_approved", actor_id="U0ANA", source="slack:approval_approve_partial"
-    )
-    notice = audit_notice(approved, view)
-    assert notice["text"] == (
-        ":white_check_mark: <@U0ANA> approved USD 10.00 of USD 12.50 (partial)"
-        " · via approval_approve_partial"
-    )
-    assert notice["blocks"][-1]["type"] == "context"
-    assert "<!date^" in notice["blocks"][-1]["elements"][0]["text"]
-    assert (
-        "Refund re_123 executed" in audit_notice(entry("executed", source="payments"), view)["text"]
-    )
-    refused = entry("refused", actor_id="U0BOB", detail="not an approver")
-    assert "<@U0BOB> was refused: not an approver" in audit_notice(refused, view)["text"]
-
-
-def test_audit_trail_lists_each_entry() -> None:
-    history = (
-        entry("requested", event_id=1),
-        entry("approved", event_id=2, actor_id="U0ANA", source="slack:approval_approve"),
-        entry("executed", event_id=3, source="payments", detail="re_123"),
-    )
-    text = audit_trail_text(make_view(status=ApprovalStatus.EXECUTED, history=history))
-    lines = text.splitlines()
-    assert "USD 12.50" in lines[0] and "refunded" in lines[0]
-    assert len(lines) == 4 and "billing-agent" in lines[1] and "<@U0ANA>" in lines[2]
-    assert "approval_approve" in lines[2] and "re_123" in lines[3]
-
-
-def test_audit_trail_keeps_the_newest_lines_when_cut() -> None:
-    history = tuple(
-        entry(
-            "refused",
-            event_id=i,
-            at=CREATED + timedelta(minutes=i),
-            detail=f"entry-{i}-" + "x" * 80,
-        )
-        for i in range(200)
-    )
-    text = audit_trail_text(make_view(history=tuple(reversed(history))))
-    assert len(text) <= 3000
-    assert "entry-199-" in text and "entry-0-" not in text
-    assert "earlier entries left out" in text.splitlines()[1]
-    assert text.rstrip().splitlines()[-1].count("entry-199-") == 1
-
-
-def test_approvals_list() -> None:
-    assert "No refund approvals" in approvals_list_text([], [])
-    vote = ApprovalVote(user_id="U0ANA", amount_minor=1250, at=CREATED)
-    pending = make_view(required_approvals=2, votes=(vote,))
-    done = make_view(request_id="apr-0", status=ApprovalStatus.REJECTED, decided_by="U0BOB")
-    text = approvals_list_text([pending], [done])
-    assert "apr-1" in text and "USD 12.50" in text and "1 of 2 approvals" in text
-    assert "billing-agent" in text and "apr-0" in text and "<@U0BOB>" in text
-    expired = make_view(status=ApprovalStatus.EXPIRED)
-    assert "reject" not in approvals_list_text([], [expired]).lower()
-
-
-def test_a_long_approvals_list_is_cut_to_fit() -> None:
-    many = [make_view(request_id=f"apr-{i}") for i in range(300)]
-    text = approvals_list_text(many, many)
-    assert len(text) <= 3000 and "more_" in text and "apr-0 " in text
