@@ -30,11 +30,11 @@ from bot.approvals.blocks_text import (
 from bot.approvals.payloads import ApprovalStatus
 from bot.approvals.view import ApprovalView, AuditEntry
 from bot.handoffs.blocks_transcript import (
-    MAX_BUTTON_TEXT,
     MAX_FALLBACK_TEXT,
     MAX_FIELD_TEXT,
     MAX_SECTION_TEXT,
     Block,
+    button,
     context,
     header,
     mrkdwn,
@@ -269,14 +269,4 @@ def _button(
     style: str | None = None,
     confirm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action.value,
-        "text": plain(truncate(label, MAX_BUTTON_TEXT)),
-        "value": view.request_id,
-    }
-    if style is not None:
-        button["style"] = style
-    if confirm is not None:
-        button["confirm"] = confirm
-    return button
+    return button(action.value, label, view.request_id, style=style, confirm=confirm)

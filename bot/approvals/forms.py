@@ -4,6 +4,7 @@ and read back from Slack's view_submission into a decision."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,15 +68,24 @@ class ApprovalForms:
     async def open_reject(
         self, request_id: str, step: Step, *, trigger_id: str, channel: str | None
     ) -> None:
-        view = await self._decisions.check(request_id, step, approving=False)
-        context = FormContext(request_id, channel, view.currency, view.amount_minor)
-        modal = blocks.reject_modal(view, private_metadata=context.dump())
-        await call("views.open", self._client.views_open(trigger_id=trigger_id, view=modal))
+        await self._open(blocks.reject_modal, request_id, step, trigger_id, channel, False)
 
     async def open_partial(
         self, request_id: str, step: Step, *, trigger_id: str, channel: str | None
     ) -> None:
-        view = await self._decisions.check(request_id, step, approving=True)
+        await self._open(blocks.partial_modal, request_id, step, trigger_id, channel, True)
+
+    async def _open(
+        self,
+        modal: Callable[..., dict[str, Any]],
+        request_id: str,
+        step: Step,
+        trigger_id: str,
+        channel: str | None,
+        approving: bool,
+    ) -> None:
+        """Open ``modal`` only for someone who may decide now (else the audited refusal)."""
+        view = await self._decisions.check(request_id, step, approving=approving)
         context = FormContext(request_id, channel, view.currency, view.amount_minor)
-        modal = blocks.partial_modal(view, private_metadata=context.dump())
-        await call("views.open", self._client.views_open(trigger_id=trigger_id, view=modal))
+        rendered = modal(view, private_metadata=context.dump())
+        await call("views.open", self._client.views_open(trigger_id=trigger_id, view=rendered))

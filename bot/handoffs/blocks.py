@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 
 from bot.handoffs.actions import HandoffAction, HandoffBlock
 from bot.handoffs.blocks_transcript import (
-    MAX_BUTTON_TEXT,
     MAX_FALLBACK_TEXT,
     MAX_FIELD_TEXT,
     MAX_SECTION_TEXT,
     Block,
+    button,
     context,
     header,
     mrkdwn,
@@ -289,17 +289,7 @@ def _button(
     style: str | None = None,
     confirm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action.value,
-        "text": plain(truncate(label, MAX_BUTTON_TEXT)),
-        "value": view.handoff_id,
-    }
-    if style is not None:
-        button["style"] = style
-    if confirm is not None:
-        button["confirm"] = confirm
-    return button
+    return button(action.value, label, view.handoff_id, style=style, confirm=confirm)
 
 
 def _confirm(title: str, text: str, confirm: str) -> dict[str, Any]:

@@ -43,6 +43,28 @@ def header(text: str, *, block_id: str | None = None) -> Block:
     return block
 
 
+def button(
+    action_id: str,
+    label: str,
+    value: str,
+    *,
+    style: str | None = None,
+    confirm: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A button carrying an entity's public id as its value."""
+    element: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": plain(truncate(label, MAX_BUTTON_TEXT)),
+        "value": value,
+    }
+    if style is not None:
+        element["style"] = style
+    if confirm is not None:
+        element["confirm"] = confirm
+    return element
+
+
 def section(text: str) -> Block:
     return {"type": "section", "text": mrkdwn(truncate(text, MAX_SECTION_TEXT))}
 

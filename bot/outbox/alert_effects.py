@@ -11,7 +11,6 @@ from bot.handoffs.mapping import message_marker
 from bot.outbox.dispatcher import Permanent
 from bot.outbox.kinds import OutboxKind
 from bot.outbox.slack_effects import SlackEffects
-from bot.slack_api import call
 from bot.tickets.blocks import TicketAlertView, ticket_alert
 from storage.db import Database
 from storage.outbox import OutboxMessage
@@ -57,24 +56,17 @@ class AlertEffects:
         rendered = ticket_alert(view)
         marker = message_marker(handoff_id, f"alert:{kind}")
         rendered["blocks"][0] = {**rendered["blocks"][0], "block_id": marker}
-        if fallback.alert_ts and fallback.alert_channel:
-            await call(
-                "chat.update",
-                self._client.chat_update(
-                    channel=fallback.alert_channel, ts=fallback.alert_ts, **rendered
-                ),
-            )
+        new = await self._slack.post_or_update(
+            message,
+            rendered,
+            marker=marker,
+            posted=(fallback.alert_channel, fallback.alert_ts),
+            channel=self._channel,
+            setting="DESKHAND_ESCALATION_CHANNEL",
+        )
+        if new is None:
             return
-        if not self._channel:
-            raise Permanent("DESKHAND_ESCALATION_CHANNEL is not set")
-        channel, ts = self._channel, None
-        if message.attempts > 1:  # a lost answer must not post the alert twice
-            ts = await self._slack.find_in_history(channel, marker, since=message.created_at)
-        if ts is None:
-            data = await call(
-                "chat.postMessage", self._client.chat_postMessage(channel=channel, **rendered)
-            )
-            ts, channel = str(data["ts"]), str(data.get("channel") or channel)
+        channel, ts = new
         async with self._db.uow() as uow:
             await uow.fallbacks.set_alert(fallback.id, channel=channel, ts=ts)
             await uow.commit()

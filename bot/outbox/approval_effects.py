@@ -80,25 +80,17 @@ class ApprovalEffects:
                     await uow.commit()
                 approval, view, _ = await self._view(request_id)
         marker = approval_marker(request_id)
-        rendered = blocks.approval_message(view, marker=marker)
-        if approval.slack_ts and approval.slack_channel:
-            await call(
-                "chat.update",
-                self._client.chat_update(
-                    channel=approval.slack_channel, ts=approval.slack_ts, **rendered
-                ),
-            )
+        new = await self._slack.post_or_update(
+            message,
+            blocks.approval_message(view, marker=marker),
+            marker=marker,
+            posted=(approval.slack_channel, approval.slack_ts),
+            channel=self._channel,
+            setting="DESKHAND_APPROVAL_CHANNEL",
+        )
+        if new is None:
             return
-        if not self._channel:
-            raise Permanent("DESKHAND_APPROVAL_CHANNEL is not set")
-        channel, ts = self._channel, None
-        if message.attempts > 1:
-            ts = await self._slack.find_in_history(channel, marker, since=message.created_at)
-        if ts is None:
-            data = await call(
-                "chat.postMessage", self._client.chat_postMessage(channel=channel, **rendered)
-            )
-            ts, channel = str(data["ts"]), str(data.get("channel") or channel)
+        channel, ts = new
         async with self._db.uow() as uow:
             await uow.approvals.update(request_id, {"slack_channel": channel, "slack_ts": ts})
             await uow.commit()

@@ -67,30 +67,54 @@ class SlackEffects:
             fallbacks = await uow.fallbacks.of_handoff(handoff.id)
         return handoff, events, fallbacks
 
-    async def handoff_message(self, message: OutboxMessage) -> None:
-        handoff_id = message.payload["handoff_id"]
-        handoff, events, fallbacks = await self._handoff(handoff_id)
-        view = to_view(handoff, events, fallbacks)
-        marker = message_marker(handoff_id)
-        rendered = blocks.handoff_message(view, marker=marker)
-        if handoff.slack_ts and handoff.slack_channel:
+    async def post_or_update(
+        self,
+        message: OutboxMessage,
+        rendered: dict[str, Any],
+        *,
+        marker: str,
+        posted: tuple[str | None, str | None],
+        channel: str | None,
+        setting: str,
+    ) -> tuple[str, str] | None:
+        """Update the message already ``posted`` (channel, ts), or post ``rendered`` to
+        ``channel`` once: an attempt after the first looks for ``marker`` before posting.
+        The new (channel, ts) when it posted, for the caller to store; None when updated."""
+        posted_channel, posted_ts = posted
+        if posted_channel and posted_ts:
             await call(
                 "chat.update",
-                self._client.chat_update(
-                    channel=handoff.slack_channel, ts=handoff.slack_ts, **rendered
-                ),
+                self._client.chat_update(channel=posted_channel, ts=posted_ts, **rendered),
             )
-            return
-        if not self._channel:
-            raise Permanent("DESKHAND_ESCALATION_CHANNEL is not set")
-        channel, ts = self._channel, None
-        if message.attempts > 1:
+            return None
+        if not channel:
+            raise Permanent(f"{setting} is not set")
+        ts = None
+        if message.attempts > 1:  # a lost answer must not post it twice
             ts = await self.find_in_history(channel, marker, since=message.created_at)
         if ts is None:
             data = await call(
                 "chat.postMessage", self._client.chat_postMessage(channel=channel, **rendered)
             )
             ts, channel = str(data["ts"]), str(data.get("channel") or channel)
+        return channel, ts
+
+    async def handoff_message(self, message: OutboxMessage) -> None:
+        handoff_id = message.payload["handoff_id"]
+        handoff, events, fallbacks = await self._handoff(handoff_id)
+        view = to_view(handoff, events, fallbacks)
+        marker = message_marker(handoff_id)
+        new = await self.post_or_update(
+            message,
+            blocks.handoff_message(view, marker=marker),
+            marker=marker,
+            posted=(handoff.slack_channel, handoff.slack_ts),
+            channel=self._channel,
+            setting="DESKHAND_ESCALATION_CHANNEL",
+        )
+        if new is None:
+            return
+        channel, ts = new
         now = self._clock.now()
         async with self._db.uow() as uow:
             await uow.handoffs.update(handoff_id, {"slack_channel": channel, "slack_ts": ts})
