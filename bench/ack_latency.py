@@ -117,10 +117,16 @@ async def main() -> None:
         action="store_true",
         help="diagnosis: no background outbox delivery during our phases",
     )
+    p.add_argument(
+        "--only",
+        choices=("clicks", "webhooks"),
+        help="diagnosis: run only these phases (and their bare baseline)",
+    )
     args = p.parse_args()
     rate = args.rate or (50.0 if args.quick else 200.0)
     duration = args.duration or (2.0 if args.quick else 10.0)
     warm, n = int(rate * args.warmup), int(rate * duration)
+    do_clicks, do_hooks = args.only != "webhooks", args.only != "clicks"
     info = common.header(NAME, args)
     print(
         f"config: {rate:g} req/s open loop, {duration:g} s measured (+{args.warmup:g} s warm-up) "
@@ -138,7 +144,7 @@ async def main() -> None:
         variant, seen = bolt_variant(app, process_before_response=False)
         async with common.serving(bare_app()) as bare_url, common.serving(app.web) as bot_url:
             click_ids = {m: common.handoff_ids(f"{prefix}-{m}", warm + n) for m in ("pbr", "dflt")}
-            every = click_ids["pbr"] + click_ids["dflt"]
+            every = click_ids["pbr"] + click_ids["dflt"] if do_clicks else []
             print(f"pre-creating {len(every)} handoffs for the clicks (accept, then deliver)...")
             started = time.perf_counter()
             payloads = [HandoffIn.model_validate(common.handoff_payload(h)) for h in every]
@@ -176,41 +182,48 @@ async def main() -> None:
             def webhooks(ids: list[str]) -> list[common.Request]:
                 return [common.signed_webhook(common.handoff_payload(h)) for h in ids]
 
-            print("phases:")
-            bare_clicks = clicks(common.handoff_ids(f"{prefix}-bare", warm + n))
-            await phase("bare: click HMAC", f"{bare_url}/slack/events", bare_clicks)
-            bare_hooks = webhooks(common.handoff_ids(f"{prefix}-bare", warm + n))
-            await phase("bare: webhook HMAC", f"{bare_url}/webhooks/handoffs", bare_hooks)
-
-            await phase(
-                "ours: click (process_before_response)",
-                f"{bot_url}/slack/events",
-                clicks(click_ids["pbr"]),
-            )
-            await app.after_ack.join()  # the clicks' claims run just after their acks
-            phases["ours: click (process_before_response)"]["claimed"] = await claimed(
-                app, click_ids["pbr"]
-            )
-            await common.settle(app, within=3600)
-
-            app.bolt, product = variant, app.bolt
-            try:
+            async def click_phases() -> None:
                 await phase(
-                    "ours: click (Bolt default mode)",
+                    "ours: click (process_before_response)",
                     f"{bot_url}/slack/events",
-                    clicks(click_ids["dflt"]),
+                    clicks(click_ids["pbr"]),
                 )
-            finally:
-                app.bolt = product
-            assert seen[0] == warm + n, f"the variant saw {seen[0]} requests, not {warm + n}"
-            await common.settle(app, within=3600)
-            await app.after_ack.join()
-            phases["ours: click (Bolt default mode)"]["claimed"] = await claimed(
-                app, click_ids["dflt"]
-            )
+                await app.after_ack.join()  # the clicks' claims run just after their acks
+                phases["ours: click (process_before_response)"]["claimed"] = await claimed(
+                    app, click_ids["pbr"]
+                )
+                await common.settle(app, within=3600)
 
-            hook_ids = common.handoff_ids(f"{prefix}-hook", warm + n)
-            await phase("ours: handoff webhook", f"{bot_url}/webhooks/handoffs", webhooks(hook_ids))
+                app.bolt, product = variant, app.bolt
+                try:
+                    await phase(
+                        "ours: click (Bolt default mode)",
+                        f"{bot_url}/slack/events",
+                        clicks(click_ids["dflt"]),
+                    )
+                finally:
+                    app.bolt = product
+                assert seen[0] == warm + n, f"the variant saw {seen[0]} requests, not {warm + n}"
+                await common.settle(app, within=3600)
+                await app.after_ack.join()
+                phases["ours: click (Bolt default mode)"]["claimed"] = await claimed(
+                    app, click_ids["dflt"]
+                )
+
+            print("phases:")
+            if do_clicks:
+                bare_clicks = clicks(common.handoff_ids(f"{prefix}-bare", warm + n))
+                await phase("bare: click HMAC", f"{bare_url}/slack/events", bare_clicks)
+            if do_hooks:
+                bare_hooks = webhooks(common.handoff_ids(f"{prefix}-bare", warm + n))
+                await phase("bare: webhook HMAC", f"{bare_url}/webhooks/handoffs", bare_hooks)
+            if do_clicks:
+                await click_phases()
+            if do_hooks:
+                hook_ids = common.handoff_ids(f"{prefix}-hook", warm + n)
+                await phase(
+                    "ours: handoff webhook", f"{bot_url}/webhooks/handoffs", webhooks(hook_ids)
+                )
             phases["outbox_after"] = await common.outbox_counts(app)
 
     for name, want in (
@@ -218,11 +231,13 @@ async def main() -> None:
         ("click (Bolt default mode)", "200"),
         ("handoff webhook", "202"),
     ):
+        if f"ours: {name}" not in phases:
+            continue
         got = phases[f"ours: {name}"]["statuses"]
         if got != {want: warm + n}:
             print(f"WARNING: ours: {name}: statuses {got}, expected {{{want!r}: {warm + n}}}")
     for mode in ("process_before_response", "Bolt default mode"):
-        if phases[f"ours: click ({mode})"]["claimed"] != warm + n:
+        if do_clicks and phases[f"ours: click ({mode})"]["claimed"] != warm + n:
             print(f"WARNING: click ({mode}): {phases[f'ours: click ({mode})']['claimed']} claimed")
 
     summary, table = [], []
@@ -231,6 +246,8 @@ async def main() -> None:
         ("click (Bolt default mode)", "bare: click HMAC"),
         ("handoff webhook", "bare: webhook HMAC"),
     ):
+        if f"ours: {name}" not in phases:
+            continue
         ours = phases[f"ours: {name}"]["latency_ms"]
         base = phases[bare]["latency_ms"]
         ratio = ours["p99"] / base["p99"]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 WORKER_ID = uuid.uuid4().hex[:12]
 APPROVAL_SWEEP_SECONDS = 30
+WAL_CHECKPOINT_SECONDS = 5
 
 
 def build_scheduler(app: Deskhand) -> AsyncIOScheduler:
@@ -57,6 +58,14 @@ def build_scheduler(app: Deskhand) -> AsyncIOScheduler:
         id="approval_expiry",
         **defaults,
     )
+    if app.db.dialect == "sqlite":
+        scheduler.add_job(
+            checkpoint_wal,
+            IntervalTrigger(seconds=WAL_CHECKPOINT_SECONDS),
+            args=[app],
+            id="wal_checkpoint",
+            **defaults,
+        )
     if app.settings.ticket_poll_interval > 0 and app.settings.ticketing == "custom":
         scheduler.add_job(
             sync_tickets,
@@ -92,6 +101,14 @@ async def sync_tickets(app: Deskhand) -> int:
 async def wake_outbox(app: Deskhand) -> None:
     """Rows whose retry time came, or that another replica queued, are due now."""
     app.dispatcher.wake()
+
+
+async def checkpoint_wal(app: Deskhand) -> None:
+    """SQLite: the log is copied into the database here, beside the writer, rather than
+    by whichever commit crosses SQLite's threshold (storage/db.py)."""
+    pages = await app.db.checkpoint()
+    if pages is not None and pages[0] != pages[1]:
+        log.debug("sqlite.checkpoint_partial", log_pages=pages[0], copied=pages[1])
 
 
 async def update_gauges(app: Deskhand) -> None:

@@ -14,10 +14,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage.gate import Gate
+from storage.gate import Gate, Requests
+from storage.one_trip import OneTrip, T, Transaction
+from storage.sqlite_driver import one_trip_dbapi
 from storage.uow import UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+WAL_SAFETY_PAGES = 20_000  # about 80 MB of log
 
 
 def is_sqlite(url: str) -> bool:
@@ -32,6 +35,7 @@ def make_engine(url: str, *, echo: bool = False, readers: int = 0) -> AsyncEngin
         engine = create_async_engine(
             url,
             echo=echo,
+            module=one_trip_dbapi(),
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             pool_size=readers,
             max_overflow=0,
@@ -45,6 +49,7 @@ def make_engine(url: str, *, echo: bool = False, readers: int = 0) -> AsyncEngin
     engine = create_async_engine(
         url,
         echo=echo,
+        module=one_trip_dbapi(),  # one trip to the driver's thread per statement
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         pool_size=1,
         max_overflow=0,
@@ -72,6 +77,12 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool = False) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         if read_only:  # a reader that tried to write would fail, not take the write lock
             cursor.execute("PRAGMA query_only=ON")
+        else:
+            # The writer does not stop to copy the log into the database every 1000
+            # pages (SQLite's default: a commit that takes tens of milliseconds, with a
+            # webhook waiting on it). The wal_checkpoint job does it beside the writer
+            # (Database.checkpoint); this is the safety net should the job not run.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_SAFETY_PAGES}")
         cursor.close()
 
 
@@ -86,13 +97,35 @@ class Database:
         # SQLite: units of work take turns at the one connection (see storage/gate.py);
         # reads of background work go to read-only connections beside it (WAL lets them
         # run while the writer writes), so they never hold the writer's turn.
-        self._gate = Gate() if is_sqlite(url) else None
+        self.requests = Requests()  # answered by the HTTP layer; background gives way
+        self._gate = Gate(requests=self.requests) if is_sqlite(url) else None
+        self._one_trip = OneTrip(self.engine, self._gate)
         self._reader = make_engine(url, readers=2) if is_sqlite(url) else None
         self._reads = (
             async_sessionmaker(self._reader, expire_on_commit=False)
             if self._reader is not None
             else self.sessions
         )
+
+    async def in_one_trip(self, transaction: Transaction[T]) -> T:
+        """Run and commit a synchronous transaction function in one trip to the
+        database (storage/one_trip.py)."""
+        return await self._one_trip.run(transaction)
+
+    async def checkpoint(self) -> tuple[int, int] | None:
+        """SQLite: copy the write-ahead log into the database (PASSIVE: beside the
+        writer, never blocking it) on a reader connection. Pages in the log, and pages
+        copied; None on PostgreSQL."""
+        if self._reader is None:
+            return None
+        async with self._reader.connect() as conn:
+            row = (await conn.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))).one()
+        return int(row[1]), int(row[2])
+
+    def outbox_committed(self) -> None:
+        """Rows were committed outside a unit of work: wake the dispatcher."""
+        if self._on_outbox_commit is not None:
+            self._on_outbox_commit()
 
     @property
     def dialect(self) -> str:
@@ -102,8 +135,8 @@ class Database:
         self._on_outbox_commit = listener
 
     def serving(self) -> contextlib.AbstractContextManager[None]:
-        """Mark a request in flight: background work steps aside (SQLite; see gate.py)."""
-        return self._gate.serving() if self._gate is not None else contextlib.nullcontext()
+        """Mark a request in flight: background work steps aside (see gate.py)."""
+        return self.requests.serving()
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, on_outbox_commit=self._on_outbox_commit, gate=self._gate)

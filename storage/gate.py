@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
 
 FAIR_SHARE = 8
@@ -37,44 +38,82 @@ def background() -> Iterator[None]:
         _background.reset(token)
 
 
-class Gate:
-    """A lock with two queues: foreground waiters are always served first.
+class Requests:
+    """Requests being answered, so that background work can give way to them.
 
-    Background work also steps aside while requests are being answered (``serving``): it
-    waits for a moment with none in flight, up to ``max_yield`` seconds, so it neither
-    crowds the event loop under a burst nor starves when the burst does not stop.
+    The HTTP layer wraps every request in ``serving()``. Background work asks ``busy``
+    (a request in flight, or one answered within ``linger`` seconds: the gaps inside a
+    burst count as the burst), and ``step_aside()`` waits for a real gap: no request in
+    flight for ``gap`` seconds. A gap of a moment is not enough: background work that
+    takes the database in it holds it for a few milliseconds, and the next request
+    waits for it. Waiters step aside one at a time, each for at most ``max_yield``
+    seconds, so under a burst that leaves no gap background work slows to a trickle
+    (it does not stop) and catches up once the burst is over.
     """
 
-    def __init__(self, *, max_yield: float = 0.05) -> None:
-        self._held = False
-        self._foreground: deque[asyncio.Future[None]] = deque()
-        self._background: deque[asyncio.Future[None]] = deque()
+    def __init__(self, *, max_yield: float = 0.5, linger: float = 0.25, gap: float = 0.005) -> None:
         self._in_flight = 0
-        self._streak = 0  # foreground turns in a row while background waited
         self._quiet = asyncio.Event()
         self._quiet.set()
         self._max_yield = max_yield
+        self._linger = linger
+        self._gap = gap
+        self._last_done = -linger
+        self._one_at_a_time = asyncio.Lock()
 
     @contextlib.contextmanager
     def serving(self) -> Iterator[None]:
-        """A request is being answered (the HTTP layer wraps every request in this)."""
         self._in_flight += 1
         self._quiet.clear()
         try:
             yield
         finally:
             self._in_flight -= 1
+            self._last_done = time.monotonic()
             if self._in_flight == 0:
                 self._quiet.set()
 
-    async def _step_aside(self) -> None:
-        if self._in_flight:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._quiet.wait(), self._max_yield)
+    @property
+    def busy(self) -> bool:
+        return bool(self._in_flight) or time.monotonic() - self._last_done < self._linger
+
+    async def step_aside(self, max_yield: float | None = None) -> None:
+        if not self._in_flight and time.monotonic() - self._last_done >= self._gap:
+            return
+        async with self._one_at_a_time:
+            deadline = time.monotonic() + (max_yield or self._max_yield)
+            while (left := deadline - time.monotonic()) > 0:
+                if self._in_flight:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._quiet.wait(), left)
+                    continue
+                since = time.monotonic() - self._last_done
+                if since >= self._gap:
+                    return
+                await asyncio.sleep(min(left, self._gap - since))
+
+
+class Gate:
+    """A lock with two queues: foreground waiters are always served first.
+
+    Background work also steps aside while requests are being answered (``serving``;
+    see ``Requests``).
+    """
+
+    def __init__(self, *, max_yield: float = 0.05, requests: Requests | None = None) -> None:
+        self._held = False
+        self._foreground: deque[asyncio.Future[None]] = deque()
+        self._background: deque[asyncio.Future[None]] = deque()
+        self._streak = 0  # foreground turns in a row while background waited
+        self.requests = requests or Requests(max_yield=max_yield)
+
+    def serving(self) -> contextlib.AbstractContextManager[None]:
+        """A request is being answered (the HTTP layer wraps every request in this)."""
+        return self.requests.serving()
 
     async def acquire(self) -> None:
         if _background.get():
-            await self._step_aside()
+            await self.requests.step_aside()
         if not self._held and not self._foreground and not self._background:
             self._held = True
             return
@@ -106,3 +145,13 @@ class Gate:
                     return
         self._held = False
         self._streak = 0
+
+
+@contextlib.asynccontextmanager
+async def held_turn(gate: Gate) -> AsyncIterator[None]:
+    """The gate, for one piece of work that does not go through a unit of work."""
+    await gate.acquire()
+    try:
+        yield
+    finally:
+        gate.release()

@@ -6,14 +6,35 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Handoff, HandoffEvent, HandoffMessage
-from storage.upsert import insert_ignore, insert_ignore_many
+from storage.upsert import insert_ignore, insert_ignore_many, insert_ignore_statement
 
 # One statement object, reused: executed with parameters, it is compiled and hashed once.
 _INSERT_EVENT = insert(HandoffEvent.__table__)  # type: ignore[arg-type]
+
+
+def insert_new_handoffs(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """In a synchronous transaction (storage/one_trip.py): insert the handoffs not stored
+    yet, in one statement, each with its "received" event; handoff_id -> new primary key.
+    A handoff_id twice among the rows is inserted once."""
+    stmt = insert_ignore_statement(
+        conn.dialect.name, Handoff, ["handoff_id"], returning=["id", "handoff_id"]
+    )
+    result = conn.execute(stmt, rows[0] if len(rows) == 1 else rows)
+    created = {str(handoff_id): int(pk) for pk, handoff_id in result}
+    if created:
+        at = {row["handoff_id"]: row["created_at"] for row in rows}
+        conn.execute(
+            _INSERT_EVENT,
+            [
+                {"handoff_pk": pk, "kind": "received", "actor": None, "detail": None, "at": at[h]}
+                for h, pk in created.items()
+            ],
+        )
+    return created
 
 
 class HandoffRepository:

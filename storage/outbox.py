@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import Connection, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import OutboxRow
-from storage.upsert import insert_ignore_many
+from storage.upsert import insert_ignore_many, insert_ignore_statement
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
 
@@ -51,11 +51,11 @@ class DeadLetter:
     updated_at: datetime
 
 
-class OutboxRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+class OutboxBuffer:
+    """Rows queued for one transaction, written together when it commits."""
+
+    def __init__(self) -> None:
         self._pending: list[dict[str, Any]] = []
-        self.added = 0  # rows written in this unit of work: wake the dispatcher on commit
 
     async def add(
         self,
@@ -86,6 +86,27 @@ class OutboxRepository:
                 "done_at": None,
             }
         )
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self._pending)
+
+
+def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """Write queued rows in a synchronous transaction (storage/one_trip.py): how many
+    were new (a duplicate idempotency key is skipped)."""
+    if not rows:
+        return 0
+    stmt = insert_ignore_statement(conn.dialect.name, OutboxRow, ["idempotency_key"])
+    inserted = conn.execute(stmt, rows).rowcount
+    return inserted if inserted >= 0 else len(rows)
+
+
+class OutboxRepository(OutboxBuffer):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__()
+        self._session = session
+        self.added = 0  # rows written in this unit of work: wake the dispatcher on commit
 
     async def flush(self) -> None:
         """Write the queued rows: one multi-row statement, not one round trip each."""

@@ -58,3 +58,15 @@ def insert_ignore_many(
     table = cast(Table, model.__table__)
     name = session.get_bind().dialect.name
     return _insert_ignore_statement(name, table, tuple(conflict_columns), tuple(returning))
+
+
+def insert_ignore_statement(
+    dialect: str,
+    model: type[DeclarativeBase],
+    conflict_columns: Sequence[str],
+    *,
+    returning: Sequence[str] = (),
+) -> Insert:
+    """``insert_ignore_many`` for a dialect by name (synchronous transactions)."""
+    table = cast(Table, model.__table__)
+    return _insert_ignore_statement(dialect, table, tuple(conflict_columns), tuple(returning))

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.handoffs.mapping import status_callback
 from bot.outbox.kinds import OutboxKind, chatbot_order, slack_order, ticket_order
 from storage.models import Handoff
+from storage.outbox import OutboxBuffer
 from storage.uow import UnitOfWork
 
 
-async def refresh_message(uow: UnitOfWork, handoff: Handoff, *, now: datetime) -> None:
+class WritesOutbox(Protocol):
+    """A unit of work, or the rows of a transaction run in one trip (intake.py)."""
+
+    @property
+    def outbox(self) -> OutboxBuffer: ...
+
+
+async def refresh_message(uow: WritesOutbox, handoff: Handoff, *, now: datetime) -> None:
     """Re-render the Slack message from stored state (posts it the first time)."""
     await uow.outbox.add(
         OutboxKind.SLACK_HANDOFF_MESSAGE,
@@ -35,7 +43,7 @@ async def post_in_thread(
 
 
 async def tell_customer_status(
-    uow: UnitOfWork,
+    uow: WritesOutbox,
     handoff: Handoff,
     status: str,
     *,
@@ -91,7 +99,7 @@ async def send_to_customer(
 
 
 async def ticket_operation(
-    uow: UnitOfWork,
+    uow: WritesOutbox,
     handoff: Handoff,
     kind: OutboxKind,
     payload: dict[str, Any],

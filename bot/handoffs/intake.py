@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock
@@ -20,11 +21,18 @@ from bot.handoffs.view import HandoffStatus
 from bot.metrics import Metrics
 from bot.outbox.kinds import OutboxKind
 from storage.db import Database
+from storage.handoffs import insert_new_handoffs
 from storage.models import Handoff
+from storage.outbox import OutboxBuffer, insert_rows
 
 log = structlog.get_logger(__name__)
 
 CLOSED = (HandoffStatus.RESOLVED, HandoffStatus.RETURNED_TO_BOT)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    outbox: OutboxBuffer
 
 
 @dataclass(frozen=True)
@@ -102,45 +110,20 @@ class HandoffIntake:
             return [(await self._store_batch([values]))[0] for values in batch]
 
     async def _store(self, batch: Sequence[dict[str, Any]]) -> list[bool]:
-        async with self._db.uow() as uow:
-            # A handoff_id twice in one batch: the first is new, the second a repeat.
-            if len(batch) == 1:  # the common case at low load: the cheaper statement
-                pk = await uow.handoffs.insert_new(batch[0])
-                created = {} if pk is None else {batch[0]["handoff_id"]: pk}
-            else:
-                created = await uow.handoffs.insert_new_many(list(batch))
-            new = [v for v in batch if v["handoff_id"] in created]
-            if new:
-                await uow.handoffs.add_events(
-                    [
-                        {
-                            "handoff_pk": created[v["handoff_id"]],
-                            "kind": "received",
-                            "actor": None,
-                            "detail": None,
-                            "at": v["created_at"],
-                        }
-                        for v in new
-                    ]
-                )
-            for values in new:
-                # The effects read the handoff's fields; it is not loaded back.
-                handoff = Handoff(id=created[values["handoff_id"]], **values)
-                now = values["created_at"]
-                await effects.refresh_message(uow, handoff, now=now)
-                await effects.ticket_operation(
-                    uow, handoff, OutboxKind.TICKET_CREATE, {}, key="create", now=now
-                )
-                await effects.tell_customer_status(
-                    uow,
-                    handoff,
-                    HandoffStatus.QUEUED,
-                    message=self._messages.render(
-                        MessageKey.QUEUED, handoff.locale, reference=handoff.reference
-                    ),
-                    now=now,
-                )
-            await uow.commit()
+        # Each handoff's outbox rows are rendered here, on the loop; the transaction
+        # then writes the new handoffs, their events and those rows in one trip.
+        outbox: dict[str, list[dict[str, Any]]] = {}
+        for values in batch:
+            if values["handoff_id"] not in outbox:
+                outbox[values["handoff_id"]] = await self._outbox_rows(values)
+
+        def transaction(conn: Connection) -> tuple[dict[str, int], int]:
+            created = insert_new_handoffs(conn, list(batch))
+            return created, insert_rows(conn, [r for h in created for r in outbox[h]])
+
+        created, written = await self._db.in_one_trip(transaction)
+        if written:
+            self._db.outbox_committed()
         seen: set[str] = set()
         results = []
         for values in batch:
@@ -148,6 +131,27 @@ class HandoffIntake:
             results.append(handoff_id in created and handoff_id not in seen)
             seen.add(handoff_id)
         return results
+
+    async def _outbox_rows(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        """The Slack post, the ticket and the first status callback of a new handoff."""
+        rows = _Rows(OutboxBuffer())
+        # The effects read the handoff's fields; nothing is stored through it.
+        handoff = Handoff(**values)
+        now = values["created_at"]
+        await effects.refresh_message(rows, handoff, now=now)
+        await effects.ticket_operation(
+            rows, handoff, OutboxKind.TICKET_CREATE, {}, key="create", now=now
+        )
+        await effects.tell_customer_status(
+            rows,
+            handoff,
+            HandoffStatus.QUEUED,
+            message=self._messages.render(
+                MessageKey.QUEUED, handoff.locale, reference=handoff.reference
+            ),
+            now=now,
+        )
+        return rows.outbox.rows
 
     async def customer_message(self, handoff_id: str, message: CustomerMessageIn) -> Accepted:
         now = self._clock.now()

@@ -26,6 +26,9 @@ from storage.outbox import OutboxMessage
 log = structlog.get_logger(__name__)
 
 Effect = Callable[[OutboxMessage], Awaitable[None]]
+# While requests are being answered, a delivery waits up to this long for a moment with
+# none in flight: under a burst the outbox slows to a trickle and catches up afterwards.
+BUSY_YIELD = 1.0
 
 
 class NotReady(Exception):
@@ -156,34 +159,43 @@ class OutboxDispatcher:
             )
 
     async def _deliver(self, message: OutboxMessage) -> bool:
-        """Run the row's effect; True when it succeeded (settled with its batch)."""
         async with self._limit:
-            effect = self._effects.get(message.kind)
-            bound = log.bind(
-                outbox_id=message.id,
-                kind=message.kind,
-                key=message.idempotency_key,
-                attempt=message.attempts,
-            )
-            try:
-                if effect is None:
-                    raise Permanent(f"no effect for kind {message.kind}")
-                await effect(message)
-            except NotReady as exc:
-                await self._settle(message, "deferred", defer=exc.retry_in, error=str(exc))
-            except (Unavailable, RateLimited) as exc:
-                hint = exc.retry_after if isinstance(exc, (RateLimited, CircuitOpen)) else None
-                bound.warning("outbox.retry", error=str(exc), system=exc.system)
-                await self._fail(message, str(exc), retry_hint=hint)
-            except (Permanent, IntegrationError) as exc:
-                bound.error("outbox.rejected", error=str(exc))
-                await self._dead(message, str(exc))
-            except Exception as exc:
-                bound.exception("outbox.effect_crashed")
-                await self._fail(message, f"{type(exc).__name__}: {exc}", retry_hint=None)
-            else:
-                return True
-            return False
+            if self._db.requests.busy:
+                # Requests are being answered: deliveries start one at a time, each in a
+                # gap between them (storage/gate.py), so a burst of webhooks or clicks is
+                # not answered late. The outbox catches up when the burst is over. Only
+                # the start waits: a slow outside call must not hold up the others.
+                await self._db.requests.step_aside(BUSY_YIELD)
+            return await self._attempt(message)
+
+    async def _attempt(self, message: OutboxMessage) -> bool:
+        """Run the row's effect; True when it succeeded (settled with its batch)."""
+        effect = self._effects.get(message.kind)
+        bound = log.bind(
+            outbox_id=message.id,
+            kind=message.kind,
+            key=message.idempotency_key,
+            attempt=message.attempts,
+        )
+        try:
+            if effect is None:
+                raise Permanent(f"no effect for kind {message.kind}")
+            await effect(message)
+        except NotReady as exc:
+            await self._settle(message, "deferred", defer=exc.retry_in, error=str(exc))
+        except (Unavailable, RateLimited) as exc:
+            hint = exc.retry_after if isinstance(exc, (RateLimited, CircuitOpen)) else None
+            bound.warning("outbox.retry", error=str(exc), system=exc.system)
+            await self._fail(message, str(exc), retry_hint=hint)
+        except (Permanent, IntegrationError) as exc:
+            bound.error("outbox.rejected", error=str(exc))
+            await self._dead(message, str(exc))
+        except Exception as exc:
+            bound.exception("outbox.effect_crashed")
+            await self._fail(message, f"{type(exc).__name__}: {exc}", retry_hint=None)
+        else:
+            return True
+        return False
 
     async def _fail(self, message: OutboxMessage, error: str, *, retry_hint: float | None) -> None:
         if message.attempts >= self._policy.max_attempts:

@@ -6,6 +6,7 @@ No background task: run_once()/drain() only. The database tests run on SQLite on
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -357,3 +358,15 @@ def test_delay_spans_its_jitter_range() -> None:
     samples = [policy.delay(3) for _ in range(2000)]  # ceiling 32 s
     assert min(samples) >= 16.0 and max(samples) <= 32.0
     assert min(samples) < 18.0 and max(samples) > 30.0  # actually jittered
+
+
+async def test_a_delivery_waits_for_a_gap_while_a_request_is_answered(rig: Rig) -> None:
+    await rig.queue()
+    dispatcher = rig.dispatcher()
+    with rig.db.serving():  # a webhook being answered
+        draining = asyncio.create_task(dispatcher.drain())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert rig.calls == []  # the delivery steps aside while the request is in flight
+    assert await asyncio.wait_for(draining, 5) == 1  # ... and goes once it is answered
+    assert len(rig.calls) == 1

@@ -102,3 +102,30 @@ async def test_a_flood_of_requests_does_not_starve_background_work() -> None:
     gate.release()
     await asyncio.gather(*tasks)
     assert order.index("bg") == FAIR_SHARE  # after FAIR_SHARE requests, its turn
+
+
+async def test_background_waits_for_a_real_gap_not_a_moment_between_requests() -> None:
+    from storage.gate import Requests
+
+    requests = Requests(gap=0.05, max_yield=5)
+    idle = asyncio.create_task(requests.step_aside())
+    await asyncio.sleep(0)
+    assert idle.done()  # nothing answered lately: no wait at all
+
+    with requests.serving():
+        pass  # a request just answered
+    assert requests.busy
+    started = asyncio.get_running_loop().time()
+    await requests.step_aside()
+    assert asyncio.get_running_loop().time() - started >= 0.04
+
+
+async def test_background_steps_aside_one_at_a_time_under_a_burst_with_no_gap() -> None:
+    from storage.gate import Requests
+
+    requests = Requests(gap=0.01, max_yield=0.05)
+    with requests.serving():  # a burst that leaves no gap
+        started = asyncio.get_running_loop().time()
+        await asyncio.gather(*(requests.step_aside() for _ in range(3)))
+        # Each waited its own max_yield in turn: a trickle, not a stampede.
+        assert asyncio.get_running_loop().time() - started >= 0.14
