@@ -28,7 +28,7 @@ log = structlog.get_logger(__name__)
 Effect = Callable[[OutboxMessage], Awaitable[None]]
 # While requests are being answered, a delivery waits up to this long for a moment with
 # none in flight: under a burst the outbox slows to a trickle and catches up afterwards.
-BUSY_YIELD = 1.0
+BUSY_YIELD = 5.0
 
 
 class NotReady(Exception):
