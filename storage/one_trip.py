@@ -33,7 +33,9 @@ class OneTrip:
     def __init__(self, engine: AsyncEngine, gate: Gate | None) -> None:
         self._engine = engine
         self._gate = gate
-        self._sync: dict[int, Engine] = {}  # per sqlite3 connection, built on its thread
+        # A synchronous engine over the writer's sqlite3 connection, built on its thread;
+        # built again should the pool ever replace that connection.
+        self._sync: tuple[sqlite3.Connection, Engine] | None = None
 
     async def run(self, transaction: Transaction[T]) -> T:
         """Run and commit; an exception rolls it back and reaches the caller."""
@@ -48,13 +50,12 @@ class OneTrip:
             return result
 
     def _in_thread(self, raw: sqlite3.Connection, transaction: Transaction[T]) -> T:
-        engine = self._sync.get(id(raw))
-        if engine is None:
-            # A synchronous engine over the very same sqlite3 connection (its pragmas and
-            # BEGIN IMMEDIATE included); only ever used here, on that connection's thread.
+        if self._sync is None or self._sync[0] is not raw:
+            # Over the very same sqlite3 connection (its pragmas and BEGIN IMMEDIATE
+            # included); only ever used here, on that connection's thread.
             engine = create_engine("sqlite://", creator=lambda: raw, poolclass=StaticPool)
-            self._sync = {id(raw): engine}
-        with engine.connect() as conn:
+            self._sync = (raw, engine)
+        with self._sync[1].connect() as conn:
             result = transaction(conn)
             conn.commit()
         return result
