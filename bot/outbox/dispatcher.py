@@ -26,8 +26,9 @@ from storage.outbox import OutboxMessage
 log = structlog.get_logger(__name__)
 
 Effect = Callable[[OutboxMessage], Awaitable[None]]
-# While requests are being answered, a delivery waits up to this long for a moment with
-# none in flight: under a burst the outbox slows to a trickle and catches up afterwards.
+# While requests are being answered, a delivery waits up to this long for a gap between
+# them (storage/gate.py): under a burst that leaves none, the outbox slows to a trickle and
+# catches up afterwards.
 BUSY_YIELD = 5.0
 
 

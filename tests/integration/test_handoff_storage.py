@@ -13,28 +13,11 @@ from sqlalchemy.exc import StatementError
 
 from storage.db import Database
 from storage.models import Handoff, HandoffMessage
-
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+from tests.support.handoff_rows import T0, handoff_values
 
 
 def make_handoff(n: int = 1, **overrides: Any) -> Handoff:
-    values: dict[str, Any] = {
-        "handoff_id": f"sess-{n}:esc-1",
-        "reference": f"HD-{n:04}",
-        "session_id": f"sess-{n}",
-        "status": "queued",
-        "priority": "high",
-        "reason": "no_evidence",
-        "summary": "Customer cannot find their invoice.",
-        "customer_id": f"c-{n}",
-        "transcript": [{"role": "customer", "text": "hi", "at": "2026-01-05T08:58:00Z"}],
-        "evidence": [],
-        "suggested_questions": ["Which account?"],
-        "created_at": T0,
-        "updated_at": T0,
-    }
-    values.update(overrides)
-    return Handoff(**values)
+    return Handoff(**handoff_values(n, **overrides))
 
 
 async def store(db: Database, handoff: Handoff) -> Handoff:

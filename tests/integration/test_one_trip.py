@@ -4,7 +4,6 @@ together, rolled back together, and taking turns with units of work."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,27 +14,11 @@ from storage.db import Database
 from storage.handoffs import insert_new_handoffs
 from storage.models import Handoff, HandoffEvent, OutboxRow
 from storage.outbox import OutboxBuffer, insert_rows
-
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+from tests.support.handoff_rows import T0, handoff_values
 
 
 def values(n: int) -> dict[str, Any]:
-    return {
-        "handoff_id": f"sess-{n}:esc-1",
-        "reference": f"HD-{n:04}",
-        "session_id": f"sess-{n}",
-        "status": "queued",
-        "priority": "high",
-        "reason": "no_evidence",
-        "summary": "Customer cannot find their invoice.",
-        "customer_id": f"c-{n}",
-        "transcript": [],
-        "evidence": [],
-        "suggested_questions": [],
-        "version": 1,
-        "created_at": T0,
-        "updated_at": T0,
-    }
+    return handoff_values(n, version=1)
 
 
 async def outbox_rows(n: int) -> list[dict[str, Any]]:
