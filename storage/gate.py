@@ -147,11 +147,19 @@ class Gate:
         self._streak = 0
 
 
+_holding: ContextVar[bool] = ContextVar("deskhand_holding_the_gate", default=False)
+
+
 @contextlib.asynccontextmanager
 async def held_turn(gate: Gate) -> AsyncIterator[None]:
-    """The gate, for one piece of work that does not go through a unit of work."""
+    """The gate for one unit of work or one-trip transaction (storage/one_trip.py)."""
+    if _holding.get():
+        # Would wait forever for the gate this task holds: fail loudly instead.
+        raise RuntimeError("a unit of work was opened inside another one")
     await gate.acquire()
+    token = _holding.set(True)
     try:
         yield
     finally:
+        _holding.reset(token)
         gate.release()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
-from contextvars import ContextVar, Token
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,15 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.agents import AgentRepository
 from storage.approvals import ApprovalRepository
 from storage.fallbacks import FallbackRepository
-from storage.gate import Gate
+from storage.gate import Gate, held_turn
 from storage.handoffs import HandoffRepository
 from storage.jobs import JobRunRepository
 from storage.outbox import OutboxRepository
 from storage.queue import QueueRepository
 from storage.ticket_sync import TicketSyncRepository
 from storage.tickets import TicketRepository
-
-_in_unit_of_work: ContextVar[bool] = ContextVar("in_unit_of_work", default=False)
 
 
 class UnitOfWork:
@@ -33,7 +31,7 @@ class UnitOfWork:
     queue: QueueRepository
     ticket_sync: TicketSyncRepository
     approvals: ApprovalRepository
-    _token: Token[bool]
+    _turn: contextlib.AbstractAsyncContextManager[None]
 
     def __init__(
         self,
@@ -50,12 +48,8 @@ class UnitOfWork:
         self._committed = False
 
     async def __aenter__(self) -> UnitOfWork:
-        if self._gate is not None:
-            if _in_unit_of_work.get():
-                # Would wait forever for the gate this task holds: fail loudly instead.
-                raise RuntimeError("a unit of work was opened inside another one")
-            await self._gate.acquire()
-            self._token = _in_unit_of_work.set(True)
+        self._turn = contextlib.nullcontext() if self._gate is None else held_turn(self._gate)
+        await self._turn.__aenter__()
         self.session = self._sessions()
         self.handoffs = HandoffRepository(self.session)
         self.outbox = OutboxRepository(self.session)
@@ -96,6 +90,4 @@ class UnitOfWork:
         try:
             await self.session.close()
         finally:
-            if self._gate is not None:
-                _in_unit_of_work.reset(self._token)
-                self._gate.release()
+            await self._turn.__aexit__(exc_type, exc, tb)

@@ -92,3 +92,15 @@ async def test_checkpoint_copies_the_log_on_sqlite_only(db: Database) -> None:
     assert pages is not None
     in_log, copied = pages
     assert in_log > 0 and copied == in_log
+
+
+async def test_a_one_trip_write_inside_a_unit_of_work_never_hangs(db: Database) -> None:
+    def write(conn: Connection) -> dict[str, int]:
+        return insert_new_handoffs(conn, [values(1)])
+
+    async with db.uow():
+        if db.dialect == "sqlite":  # one writer: it would wait for itself, so it refuses
+            with pytest.raises(RuntimeError, match="inside another one"):
+                await asyncio.wait_for(db.in_one_trip(write), 5)
+        else:  # a pool of connections: it simply runs
+            assert list(await asyncio.wait_for(db.in_one_trip(write), 5)) == ["sess-1:esc-1"]
