@@ -7,6 +7,7 @@ and routes on the objects built here); tests/unit/test_layers.py keeps it that w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from bot.outbox.ticket_effects import TicketEffects
 from bot.permissions import Permissions
 from bot.slack_api import call, make_slack_client
 from bot.slack_directory import SlackDirectory
+from bot.slack_socket import SlackSocket
 from bot.tickets.agents import AgentProfiles
 from bot.tickets.factory import build_ticketing
 from bot.tickets.filing import TicketFiling
@@ -87,7 +89,7 @@ class Deskhand:
     bolt: AsyncApp = field(init=False)
     web: web.Application = field(init=False)
     scheduler: AsyncIOScheduler = field(init=False)
-    socket_mode: Any = None
+    socket_mode: SlackSocket | None = None
     started: bool = False
 
     async def start(self) -> None:
@@ -119,7 +121,8 @@ class Deskhand:
 
     async def stop(self) -> None:
         if self.socket_mode is not None:
-            await self.socket_mode.close_async()
+            await self.socket_mode.stop()
+            self.socket_mode = None
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.after_ack.stop()
@@ -166,19 +169,24 @@ class Deskhand:
         )
 
     def socket_connected(self) -> bool:
+        """HTTP mode: always. Socket Mode: the socket was heard from within
+        ``DESKHAND_SOCKET_STALE_AFTER`` seconds (bot/slack_socket.py)."""
         if self.socket_mode is None:
             return not self.settings.socket_mode
-        client = self.socket_mode.client
-        return bool(client.current_session is not None and not client.closed)
+        return self.socket_mode.alive()
 
     async def _connect_socket_mode(self) -> None:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        from handlers.slack.socket_mode import dispatcher
 
         assert self.settings.slack_app_token is not None
-        self.socket_mode = AsyncSocketModeHandler(
-            self.bolt, self.settings.slack_app_token.get_secret_value()
+        self.socket_mode = SlackSocket(
+            app_token=self.settings.slack_app_token.get_secret_value(),
+            # The bot's client (its session, its base URL); the call carries the app token.
+            web_client=self.slack,
+            dispatch=dispatcher(self),
+            stale_after=self.settings.socket_stale_after,
         )
-        await self.socket_mode.connect_async()
+        await self.socket_mode.start()
 
 
 def _callbacks(
@@ -311,6 +319,7 @@ def create_app(
         # SQLite has one connection: more deliveries at once would only queue for it,
         # and crowd the event loop that also answers Slack.
         concurrency=4 if db.dialect == "sqlite" else 16,
+        lease=timedelta(seconds=settings.outbox_lease),
     )
     db.set_outbox_listener(dispatcher.wake)
     lifecycle = HandoffLifecycle(
@@ -349,7 +358,6 @@ def create_app(
         ),
         approvals=approvals,
     )
-    signing = settings.slack_signing_secret
 
     async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         return app.authorize_result(enterprise_id, team_id)
@@ -357,13 +365,17 @@ def create_app(
     app.bolt = AsyncApp(
         # Tokenless: the token comes from `authorize`; listeners never call Slack directly.
         client=AsyncWebClient(base_url=str(settings.slack_api_url)),
-        signing_secret=signing.get_secret_value() if signing else "socket-mode",
+        # Slack's signature is checked before Bolt sees a request, in both modes: over HTTP
+        # by handlers/slack/adapter.py (as every signed endpoint, against the injectable
+        # clock; Bolt's own check would use the system clock and crash on a malformed
+        # header), and in Socket Mode POST /slack/events acts on nothing (a 404).
+        signing_secret="",
+        request_verification_enabled=False,
         authorize=authorize,
         # The response goes out when the listener returns, without Bolt's 10 ms
         # ack-polling loop. Clicks ack and hand their work to app.after_ack; message
         # events store the reply first, so an ack means it is kept.
         process_before_response=True,
-        request_verification_enabled=not settings.socket_mode,
         raise_error_for_unhandled_request=False,
     )
     app.web = web.Application(client_max_size=1024 * 1024 + 1)

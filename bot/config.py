@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.secrets_policy import SECRET_RULES, secret_problem
 
 
 class ConfigError(Exception):
@@ -25,17 +35,21 @@ class Settings(BaseSettings):
         extra="ignore",
         frozen=True,
         populate_by_name=True,
+        # A refused value is never echoed into an error, which may hold a secret.
+        hide_input_in_errors=True,
     )
 
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_api_url: AnyHttpUrl = Field(AnyHttpUrl("https://slack.com/api/"), alias="SLACK_API_URL")
+    socket_stale_after: float = Field(60.0, alias="DESKHAND_SOCKET_STALE_AFTER", gt=0)
 
     host: str = Field("0.0.0.0", alias="DESKHAND_HOST")  # noqa: S104 - a server listens on all interfaces
     port: int = Field(3000, alias="DESKHAND_PORT", ge=0, le=65535)
     database_url: str = Field("sqlite+aiosqlite:///./deskhand.db", alias="DESKHAND_DATABASE_URL")
     webhook_secret: SecretStr | None = Field(None, alias="DESKHAND_WEBHOOK_SECRET")
+    alertmanager_token: SecretStr | None = Field(None, alias="DESKHAND_ALERTMANAGER_TOKEN")
 
     escalation_channel: str | None = Field(None, alias="DESKHAND_ESCALATION_CHANNEL")
     chatbot_callback_url: AnyHttpUrl | None = Field(None, alias="DESKHAND_CHATBOT_CALLBACK_URL")
@@ -96,6 +110,8 @@ class Settings(BaseSettings):
     outbox_backoff_base: float = Field(2.0, alias="DESKHAND_OUTBOX_BACKOFF_BASE", gt=0)
     outbox_backoff_max: float = Field(600.0, alias="DESKHAND_OUTBOX_BACKOFF_MAX", gt=0)
     outbox_poll_interval: float = Field(2.0, alias="DESKHAND_OUTBOX_POLL_INTERVAL", gt=0)
+    # How long a claimed delivery is held; a crashed process's rows come back after it.
+    outbox_lease: float = Field(120.0, alias="DESKHAND_OUTBOX_LEASE", gt=0)
     outbox_retention: float = Field(7 * 86400.0, alias="DESKHAND_OUTBOX_RETENTION", gt=0)
     http_timeout: float = Field(10.0, alias="DESKHAND_HTTP_TIMEOUT", gt=0)
     run_migrations: bool = Field(True, alias="DESKHAND_RUN_MIGRATIONS")
@@ -104,6 +120,15 @@ class Settings(BaseSettings):
     @classmethod
     def _ids(cls, value: object) -> object:
         return _split_ids(value)
+
+    @field_validator(*SECRET_RULES, mode="after")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None:
+            problem = secret_problem(info.field_name or "", value.get_secret_value())
+            if problem:
+                raise ValueError(problem)
+        return value
 
     @field_validator("database_url")
     @classmethod

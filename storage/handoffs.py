@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.limits import clean_text
 from storage.models import Handoff, HandoffEvent, HandoffMessage
 from storage.upsert import insert_ignore, insert_ignore_many, insert_ignore_statement
 
@@ -35,6 +36,26 @@ def insert_new_handoffs(conn: Connection, rows: list[dict[str, Any]]) -> dict[st
             ],
         )
     return created
+
+
+def stored_references(conn: Connection, handoff_ids: Sequence[str]) -> dict[str, str]:
+    """In a synchronous transaction: handoff_id -> reference of those already stored."""
+    if not handoff_ids:
+        return {}
+    rows = conn.execute(
+        select(Handoff.handoff_id, Handoff.reference).where(
+            Handoff.handoff_id.in_(list(handoff_ids))
+        )
+    )
+    return {str(handoff_id): str(reference) for handoff_id, reference in rows}
+
+
+def reference_holder(conn: Connection, reference: str) -> str | None:
+    """In a synchronous transaction: the handoff_id that holds ``reference``, if any."""
+    holder = conn.execute(
+        select(Handoff.handoff_id).where(Handoff.reference == reference)
+    ).scalar_one_or_none()
+    return None if holder is None else str(holder)
 
 
 class HandoffRepository:
@@ -66,19 +87,29 @@ class HandoffRepository:
         await self._session.execute(_INSERT_EVENT, events)
 
     async def get(self, handoff_id: str) -> Handoff | None:
-        return await self._session.scalar(select(Handoff).where(Handoff.handoff_id == handoff_id))
+        # Ids come from paths, buttons and events: a NUL would fail the query on PostgreSQL.
+        return await self._session.scalar(
+            select(Handoff).where(Handoff.handoff_id == clean_text(handoff_id))
+        )
 
     async def by_ticket(self, system: str, ticket_id: str) -> Handoff | None:
         return await self._session.scalar(
-            select(Handoff).where(Handoff.ticket_system == system, Handoff.ticket_id == ticket_id)
+            select(Handoff).where(
+                Handoff.ticket_system == system, Handoff.ticket_id == clean_text(ticket_id)
+            )
         )
 
     async def get_by_reference(self, reference: str) -> Handoff | None:
-        return await self._session.scalar(select(Handoff).where(Handoff.reference == reference))
+        return await self._session.scalar(
+            select(Handoff).where(Handoff.reference == clean_text(reference))
+        )
 
     async def by_thread(self, channel: str, thread_ts: str) -> Handoff | None:
         return await self._session.scalar(
-            select(Handoff).where(Handoff.slack_channel == channel, Handoff.slack_ts == thread_ts)
+            select(Handoff).where(
+                Handoff.slack_channel == clean_text(channel),
+                Handoff.slack_ts == clean_text(thread_ts),
+            )
         )
 
     async def transition(

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from storage.limits import ACTOR, PERSON_NAME
 from storage.types import UTCDateTime
 
 
@@ -46,15 +47,16 @@ class Handoff(Base):
     transcript: Mapped[list[Any]] = mapped_column(JSON)
     evidence: Mapped[list[Any]] = mapped_column(JSON)
     suggested_questions: Mapped[list[Any]] = mapped_column(JSON)
-    claimed_by: Mapped[str | None] = mapped_column(String(40))
-    claimed_by_name: Mapped[str | None] = mapped_column(String(200))
+    # Who: a Slack user id, or "<system>:<name or e-mail>" from a ticketing system.
+    claimed_by: Mapped[str | None] = mapped_column(String(ACTOR))
+    claimed_by_name: Mapped[str | None] = mapped_column(String(PERSON_NAME))
     claimed_at: Mapped[datetime | None]
-    resolved_by: Mapped[str | None] = mapped_column(String(40))
+    resolved_by: Mapped[str | None] = mapped_column(String(ACTOR))
     resolved_at: Mapped[datetime | None]
     slack_channel: Mapped[str | None] = mapped_column(String(40))
     slack_ts: Mapped[str | None] = mapped_column(String(40))
     ticket_system: Mapped[str | None] = mapped_column(String(20))
-    ticket_id: Mapped[str | None] = mapped_column(String(100))
+    ticket_id: Mapped[str | None] = mapped_column(String(200))
     ticket_url: Mapped[str | None] = mapped_column(Text)
     offline_reference: Mapped[str | None] = mapped_column(String(40))
     # Who the ticket is assigned to in the ticketing system (a Slack user id).
@@ -81,7 +83,7 @@ class HandoffEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     handoff_pk: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))
-    actor: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str | None] = mapped_column(String(ACTOR))
     detail: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime]
 
@@ -100,8 +102,9 @@ class HandoffMessage(Base):
     # The chatbot's message_id, or the Slack message ts: what makes redelivery harmless.
     external_id: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
-    author_id: Mapped[str | None] = mapped_column(String(200))
-    author_name: Mapped[str | None] = mapped_column(String(200))
+    author_id: Mapped[str | None] = mapped_column(String(ACTOR))
+    # The customer's name (up to 400) or the agent's.
+    author_name: Mapped[str | None] = mapped_column(String(PERSON_NAME))
     created_at: Mapped[datetime]
 
     __table_args__ = (
@@ -147,7 +150,7 @@ class Ticket(Base):
     description: Mapped[str] = mapped_column(Text)
     priority: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
-    assignee: Mapped[str | None] = mapped_column(String(200))
+    assignee: Mapped[str | None] = mapped_column(String(ACTOR))
     requester_email: Mapped[str | None] = mapped_column(String(320))
     extra: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
@@ -162,7 +165,7 @@ class TicketComment(Base):
     idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
     body: Mapped[str] = mapped_column(Text)
     public: Mapped[bool] = mapped_column(Boolean)
-    author: Mapped[str | None] = mapped_column(String(200))
+    author: Mapped[str | None] = mapped_column(String(ACTOR))
     created_at: Mapped[datetime]
 
 
@@ -175,7 +178,7 @@ class Agent(Base):
     available: Mapped[bool] = mapped_column(Boolean, default=False)
     # From Slack's profile: how the ticketing systems know the agent.
     email: Mapped[str | None] = mapped_column(String(320), index=True)
-    name: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(PERSON_NAME))
     last_assigned_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
 
@@ -269,7 +272,7 @@ class Approval(Base):
     votes: Mapped[list[Any]] = mapped_column()
     approved_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     decided_by: Mapped[str | None] = mapped_column(String(40))
-    decided_by_name: Mapped[str | None] = mapped_column(String(200))
+    decided_by_name: Mapped[str | None] = mapped_column(String(PERSON_NAME))
     decision_reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None] = mapped_column()
@@ -300,7 +303,7 @@ class ApprovalEvent(Base):
     )
     kind: Mapped[str] = mapped_column(String(32))
     actor_id: Mapped[str | None] = mapped_column(String(40))
-    actor_name: Mapped[str | None] = mapped_column(String(200))
+    actor_name: Mapped[str | None] = mapped_column(String(PERSON_NAME))
     source: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime]

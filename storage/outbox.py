@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from storage.limits import fit_key
 from storage.models import OutboxRow
 from storage.upsert import insert_ignore_many, insert_ignore_statement
 
@@ -73,8 +74,10 @@ class OutboxBuffer:
             {
                 "kind": kind,
                 "payload": payload,
-                "idempotency_key": key,
-                "ordering_key": ordering_key,
+                # Keys are composed of ids of up to 200 characters each: fitted to the
+                # column, the same way every time (storage/limits.py).
+                "idempotency_key": fit_key(key),
+                "ordering_key": None if ordering_key is None else fit_key(ordering_key),
                 "status": PENDING,
                 "attempts": 0,
                 "next_attempt_at": not_before or now,

@@ -10,6 +10,9 @@ import pytest
 from tests.support import databases
 from tests.support.postgres import PostgresServer
 
+# Fails the session if a secret the tests configure shows up in any captured output.
+pytest_plugins = ["tests.support.secret_scan"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     # Tests that use ``database_url`` run against every backend. Opt out of PostgreSQL

@@ -12,12 +12,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import blocks
 from bot.approvals.actions import ApprovalBlock
+from bot.approvals.blocks_modals import MAX_INPUT_TEXT
 from bot.approvals.decisions import ApprovalDecisions
 from bot.approvals.money import format_amount, parse_amount
 from bot.approvals.records import Step
 from bot.slack_api import call
+from storage.limits import clean_text
 
-MAX_TEXT = 1000
+MAX_TEXT = MAX_INPUT_TEXT  # what Slack lets the inputs take (blocks_modals.py)
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,10 @@ class FormContext:
 
 
 def field_value(values: dict[str, Any], block: ApprovalBlock) -> str:
-    """A plain-text input's value from view.state.values ("" when left empty)."""
+    """A plain-text input's value from view.state.values ("" when left empty), at most the
+    input's max_length and storable (NUL as U+FFFD)."""
     element = (values.get(block.value) or {}).get(block.value) or {}
-    return str(element.get("value") or "").strip()[:MAX_TEXT]
+    return clean_text(str(element.get("value") or "").strip()[:MAX_TEXT])
 
 
 def read_partial_amount(context: FormContext, text: str) -> int:

@@ -30,13 +30,14 @@ from pydantic import (
 )
 
 from bot.approvals.money import minor_unit_exponent
+from bot.bounded import Bounded
+from storage.limits import EMAIL, PUBLIC_ID
 
 # Above this an amount loses precision in a JavaScript agent (2**53 - 1): refused.
 MAX_AMOUNT_MINOR = 9_007_199_254_740_991
 
-PublicId = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9:_.\-]+$")
-]
+PublicId = Annotated[str, Bounded(PUBLIC_ID, min_length=1, pattern=r"^[A-Za-z0-9:_.\-]+$")]
+JUSTIFICATION = 5_000
 PaymentId = Annotated[
     str, StringConstraints(min_length=4, max_length=255, pattern=r"^(pi|ch)_[A-Za-z0-9]+$")
 ]
@@ -54,7 +55,9 @@ def _not_blank(text: str) -> str:
     return text
 
 
-Currency = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$"), AfterValidator(_known_currency)]
+Currency = Annotated[
+    str, StringConstraints(max_length=3, pattern=r"^[a-z]{3}$"), AfterValidator(_known_currency)
+]
 Text = Annotated[str, AfterValidator(_not_blank)]
 
 
@@ -72,8 +75,8 @@ class _In(BaseModel):
 
 
 class ApprovalCustomer(_In):
-    id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    email: Annotated[str, StringConstraints(max_length=320)] | None = None
+    id: Annotated[str, Bounded(PUBLIC_ID, min_length=1)]
+    email: Annotated[str, Bounded(EMAIL)] | None = None
 
 
 class RefundParams(_In):
@@ -88,11 +91,11 @@ class RefundParams(_In):
 class ApprovalIn(_In):
     request_id: PublicId
     action: Literal["refund"]
-    requested_by: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+    requested_by: Annotated[Text, Bounded(PUBLIC_ID, min_length=1)]
     handoff_id: PublicId | None = None
     customer: ApprovalCustomer
     params: RefundParams
-    justification: Annotated[Text, StringConstraints(min_length=1, max_length=5_000)]
+    justification: Annotated[Text, Bounded(JUSTIFICATION, min_length=1)]
 
 
 class DecisionOut(BaseModel):

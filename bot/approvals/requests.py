@@ -16,6 +16,7 @@ from bot.clock import Clock
 from bot.errors import Conflict, NotFound
 from bot.metrics import Metrics
 from storage.db import Database
+from storage.limits import clean_text
 
 log = structlog.get_logger(__name__)
 
@@ -110,7 +111,8 @@ class ApprovalRequests:
     async def decision(self, request_id: str) -> dict[str, Any]:
         """GET /api/approvals/{request_id}."""
         async with self._db.reads() as uow:
-            approval = await uow.approvals.get(request_id)
+            # From the path: PostgreSQL cannot even compare a NUL (storage/limits.py).
+            approval = await uow.approvals.get(clean_text(request_id))
         if approval is None:
             raise NotFound(f"No approval request {request_id}.")
         return decision_out(approval).to_json()

@@ -79,7 +79,8 @@ class Demo:
         self.clock = SystemClock()
         self.slack_secret = secrets.token_hex(16)
         self.webhook_secret = secrets.token_hex(16)
-        self.slack = SlackStandIn()
+        self.bot_token = f"xoxb-{secrets.token_hex(16)}"
+        self.slack = SlackStandIn(bot_token=self.bot_token)
         self.chatbot = ChatbotStandIn(
             secret=self.webhook_secret, now=lambda: self.clock.now().timestamp()
         )
@@ -97,7 +98,7 @@ class Demo:
             agent_url = await self.agent.start()
             settings = Settings.model_validate(
                 {
-                    "SLACK_BOT_TOKEN": "xoxb-demo",
+                    "SLACK_BOT_TOKEN": self.bot_token,
                     "SLACK_SIGNING_SECRET": self.slack_secret,
                     "SLACK_API_URL": slack_url,
                     "DESKHAND_DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",

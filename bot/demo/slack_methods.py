@@ -279,7 +279,15 @@ def files_complete_upload_external(s: SlackState, args: JSONDict) -> JSONDict:
     return {"files": copy.deepcopy(public)}
 
 
+def apps_connections_open(s: SlackState, args: JSONDict) -> JSONDict:
+    """Socket Mode's URL (the stand-in checks the app-level token before this runs)."""
+    if s.socket_url is None:
+        raise SlackError("internal_error")
+    return {"url": s.socket_url()}
+
+
 HANDLERS: dict[str, Handler] = {
+    "apps.connections.open": apps_connections_open,
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
     "chat.update": chat_update,

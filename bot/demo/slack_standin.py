@@ -34,6 +34,8 @@ Validator = Callable[[str, str, dict[str, Any]], list[str]]
 
 # Arguments whose form-encoded value is a JSON string.
 JSON_ARGS = ("blocks", "attachments", "view", "metadata", "files")
+# Methods called with the app-level token (Socket Mode), not the bot token.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 _STATUS_ERRORS = {429: "ratelimited", 500: "internal_error", 503: "service_unavailable"}
 
 
@@ -71,11 +73,13 @@ class SlackStandIn:
         self,
         *,
         bot_token: str = "xoxb-demo",  # noqa: S107 - a stand-in's fake token, not a secret
+        app_token: str | None = None,
         validator: Validator | None = None,
         team_id: str = "T0DEMO",
         bot_user_id: str = "U0DESKHAND",
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token  # Socket Mode's app-level token (xapp-...), if any
         self.validator = validator
         self.state = SlackState(team_id=team_id, bot_user_id=bot_user_id)
         self.calls: list[RecordedCall] = []
@@ -139,6 +143,10 @@ class SlackStandIn:
     ) -> None:
         """Register a channel (posting to an unknown id also creates it)."""
         self.state.add_channel(channel_id, name, is_private)
+
+    def serve_socket(self, url: Callable[[], str]) -> None:
+        """Socket Mode: apps.connections.open answers ``url()`` (a fresh URL each call)."""
+        self.state.socket_url = url
 
     def post_as_user(
         self, channel: str, user: str, text: str, *, thread_ts: str | None = None
@@ -264,7 +272,9 @@ class SlackStandIn:
         failure = self._take_failure(method)
         if failure is not None:
             return _answer(call, failure.status, failure.error, failure.retry_after)
-        error = body_error or self._auth_error(request.headers.get("Authorization", ""), token)
+        error = body_error or self._auth_error(
+            method, request.headers.get("Authorization", ""), token
+        )
         handler = HANDLERS.get(method)
         if error is None and handler is None:
             error = "unknown_method"
@@ -310,14 +320,21 @@ class SlackStandIn:
                 problems.append(f"validator raised {exc!r}")
         self.violations += [f"{call.method}: {p}" for p in problems]
 
-    def _auth_error(self, authorization: str, token: Any) -> str | None:
+    def _auth_error(self, method: str, authorization: str, token: Any) -> str | None:
         if authorization.startswith("Bearer "):
             presented = authorization[len("Bearer ") :].strip()
         elif token:
             presented = str(token)
         else:
             return "not_authed"
-        return None if presented == self.bot_token else "invalid_auth"
+        # As Slack: apps.connections.open takes the app-level token and nothing else does.
+        wanted: str | None = self.bot_token
+        other = self.app_token
+        if method in APP_TOKEN_METHODS:
+            wanted, other = self.app_token, self.bot_token
+        if wanted is not None and presented == wanted:
+            return None
+        return "not_allowed_token_type" if presented == other else "invalid_auth"
 
     def _take_failure(self, method: str) -> _Failure | None:
         for failure in self._failures:

@@ -9,6 +9,7 @@ Argument values may be form strings or decoded JSON values.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,8 @@ class SlackState:
     views: dict[str, JSONDict] = field(default_factory=dict)
     home_views: dict[str, str] = field(default_factory=dict)  # user id -> view id
     files: dict[str, JSONDict] = field(default_factory=dict)
+    # Socket Mode: a new WebSocket URL for apps.connections.open (None: no socket server).
+    socket_url: Callable[[], str] | None = None
     _seq: int = 0
 
     def __post_init__(self) -> None:

@@ -18,6 +18,7 @@ from bot.handoffs.slack_text import is_internal_note, to_plain_text
 from bot.handoffs.view import HandoffStatus
 from bot.outbox.kinds import OutboxKind
 from storage.db import Database
+from storage.limits import ACTOR, PUBLIC_ID, clean_text
 
 log = structlog.get_logger(__name__)
 
@@ -27,6 +28,11 @@ class ReplyOutcome(StrEnum):
     NOTE = "note"
     DUPLICATE = "duplicate"
     NOT_A_HANDOFF = "not_a_handoff"
+    IGNORED = "ignored"  # ids no Slack event has: nothing to store them in
+
+
+# Slack cuts a message at 40,000 characters, so nothing longer is a real reply.
+SLACK_TEXT = 40_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,16 @@ class HandoffConversation:
 
     async def thread_reply(self, reply: ThreadReply) -> ReplyOutcome:
         now = self._clock.now()
+        if len(reply.ts) > PUBLIC_ID or len(reply.user_id) > ACTOR:
+            return ReplyOutcome.IGNORED
+        # PostgreSQL can neither store nor even compare a NUL: cleaned before any query.
+        reply = ThreadReply(
+            channel=clean_text(reply.channel),
+            thread_ts=clean_text(reply.thread_ts),
+            ts=clean_text(reply.ts),
+            user_id=clean_text(reply.user_id),
+            text=clean_text(reply.text)[:SLACK_TEXT],
+        )
         async with self._db.uow() as uow:
             handoff = await uow.handoffs.by_thread(reply.channel, reply.thread_ts)
             if handoff is None:

@@ -8,7 +8,8 @@ so nothing waits for company.
 
 No task is started for this: the first request in becomes the leader and writes the
 batch; when it is done it hands the lead to the first request that arrived meanwhile, so
-no request writes more than its own batch.
+no request writes more than its own batch. The writer may fail one item alone (an
+exception in its place among the results): only that request fails.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-WriteBatch = Callable[[Sequence[T]], Awaitable[Sequence[R]]]
+# For each item its result, or the exception that fails that item's request alone.
+WriteBatch = Callable[[Sequence[T]], Awaitable[Sequence[R | BaseException]]]
 
 
 class _Lead:
@@ -65,8 +67,14 @@ class GroupCommit(Generic[T, R]):
             self._pass_lead()
         for (_, future), result in zip(batch, results, strict=True):
             if future is not mine and not future.done():
-                future.set_result(result)
-        return results[[future for _, future in batch].index(mine)]
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+        own = results[[future for _, future in batch].index(mine)]
+        if isinstance(own, BaseException):
+            raise own
+        return own
 
     def _pass_lead(self) -> None:
         while self._waiting:

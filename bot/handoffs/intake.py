@@ -2,32 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from bot.clock import Clock
 from bot.customer_messages import CustomerMessages, MessageKey
-from bot.errors import Conflict, NotFound
+from bot.errors import Conflict, DeskhandError, NotFound
 from bot.handoffs import blocks, effects
 from bot.handoffs.group_commit import GroupCommit
 from bot.handoffs.mapping import reference_for
-from bot.handoffs.payloads import CustomerMessageIn, HandoffIn
+from bot.handoffs.payloads import PUBLIC_ID_PATTERN, CustomerMessageIn, HandoffIn
 from bot.handoffs.view import HandoffStatus
 from bot.metrics import Metrics
 from bot.outbox.kinds import OutboxKind
 from storage.db import Database
-from storage.handoffs import insert_new_handoffs
+from storage.handoffs import insert_new_handoffs, reference_holder, stored_references
+from storage.limits import PUBLIC_ID
 from storage.models import Handoff
 from storage.outbox import OutboxBuffer, insert_rows
 
 log = structlog.get_logger(__name__)
 
 CLOSED = (HandoffStatus.RESOLVED, HandoffStatus.RETURNED_TO_BOT)
+# References tried before giving up: with 40 bits, even the second is needed about once in
+# a million handoffs, so running out means something else is wrong.
+REFERENCE_ATTEMPTS = 8
+_PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
+
+References = Callable[[str, int], str]
+
+
+class Unstorable(DeskhandError):
+    """The database refused a handoff's own data: that request fails, not its batch."""
+
+    code = "invalid_payload"
+    http_status = 422
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,12 @@ class Accepted:
     created: bool
 
 
+@dataclass(frozen=True)
+class Stored:
+    created: bool
+    reference: str  # as stored: a repeat answers with the first time's
+
+
 class HandoffIntake:
     def __init__(
         self,
@@ -50,28 +71,31 @@ class HandoffIntake:
         metrics: Metrics,
         ticketing_system: str,
         messages: CustomerMessages,
+        references: References = reference_for,
     ) -> None:
         self._db = db
         self._clock = clock
         self._metrics = metrics
         self._ticketing_system = ticketing_system
         self._messages = messages
-        self._batches: GroupCommit[dict[str, Any], bool] = GroupCommit(self._store_batch)
+        # How a handoff id becomes its reference, per attempt (a test may force collisions).
+        self.references = references
+        self._batches: GroupCommit[dict[str, Any], Stored] = GroupCommit(self._store_batch)
 
     async def accept(self, payload: HandoffIn) -> Accepted:
         """Store the handoff with its Slack post, ticket and first callback, in one commit.
         A repeated handoff_id changes nothing and answers as the first time."""
-        reference = reference_for(payload.handoff_id)
+        reference = self.references(payload.handoff_id, 0)
+        stored = await self._batches.submit(self._values(payload, reference))
         body = {
             "handoff_id": payload.handoff_id,
-            "reference": reference,
+            "reference": stored.reference,
             "status": HandoffStatus.QUEUED.value,
         }
-        created = await self._batches.submit(self._values(payload, reference))
-        if created:
+        if stored.created:
             self._metrics.handoffs.labels(event="received").inc()
-            log.info("handoff.accepted", handoff_id=payload.handoff_id, reference=reference)
-        return Accepted(body, created=created)
+            log.info("handoff.accepted", handoff_id=payload.handoff_id, reference=stored.reference)
+        return Accepted(body, created=stored.created)
 
     def _values(self, payload: HandoffIn, reference: str) -> dict[str, Any]:
         now = self._clock.now()
@@ -98,18 +122,57 @@ class HandoffIntake:
             "updated_at": now,
         }
 
-    async def _store_batch(self, batch: Sequence[dict[str, Any]]) -> list[bool]:
-        """Write handoffs that arrived together in one transaction (see group_commit.py);
-        for each, whether it was new. Should the batch fail, each is tried on its own, so
-        one bad handoff cannot fail the others."""
+    async def _store_batch(self, batch: Sequence[dict[str, Any]]) -> list[Stored | BaseException]:
+        """Write handoffs that arrived together in one transaction (see group_commit.py).
+        Should the batch fail for its data (not for a database that is away), each is
+        tried on its own, so one bad handoff fails its own request only."""
         try:
-            return await self._store(batch)
-        except IntegrityError:
-            if len(batch) == 1:
-                return [False]  # a concurrent delivery of the same handoff_id won
-            return [(await self._store_batch([values]))[0] for values in batch]
+            return list(await self._store(batch))
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise  # the database, not a row: every request in the batch gets its 503
+        results: list[Stored | BaseException] = []
+        for values in batch:
+            try:
+                results.append(await self._store_alone(values))
+            except (DBAPIError, DeskhandError) as exc:
+                results.append(exc)
+        return results
 
-    async def _store(self, batch: Sequence[dict[str, Any]]) -> list[bool]:
+    async def _store_alone(self, values: dict[str, Any]) -> Stored:
+        """One handoff in its own transaction. A unique violation is either a repeat that
+        raced us (answered as one) or its reference held by another handoff: then the
+        next reference is tried, so a different handoff is never taken for a repeat."""
+        handoff_id = values["handoff_id"]
+        for attempt in range(REFERENCE_ATTEMPTS):
+            reference = self.references(handoff_id, attempt)
+            try:
+                return (await self._store([{**values, "reference": reference}]))[0]
+            except IntegrityError as exc:
+
+                def holders(conn: Connection) -> tuple[str | None, str | None]:
+                    mine = stored_references(conn, [handoff_id]).get(handoff_id)
+                    return mine, reference_holder(conn, reference)  # noqa: B023
+
+                mine, holder = await self._db.in_one_trip(holders)
+                if mine is not None:
+                    return Stored(created=False, reference=mine)
+                if holder is None or holder == handoff_id:
+                    raise Unstorable("The handoff could not be stored.") from exc
+                log.warning(
+                    "handoff.reference_collision",
+                    handoff_id=handoff_id,
+                    held_by=holder,
+                    reference=reference,
+                    attempt=attempt,
+                )
+            except DBAPIError as exc:
+                if exc.connection_invalidated or not _data_error(exc):
+                    raise
+                raise Unstorable("The handoff could not be stored.") from exc
+        raise Unstorable(f"No free reference for {handoff_id} after {REFERENCE_ATTEMPTS} tries.")
+
+    async def _store(self, batch: Sequence[dict[str, Any]]) -> list[Stored]:
         # Each handoff's outbox rows are rendered here, on the loop; the transaction
         # then writes the new handoffs, their events and those rows in one trip.
         outbox: dict[str, list[dict[str, Any]]] = {}
@@ -117,18 +180,23 @@ class HandoffIntake:
             if values["handoff_id"] not in outbox:
                 outbox[values["handoff_id"]] = await self._outbox_rows(values)
 
-        def transaction(conn: Connection) -> tuple[dict[str, int], int]:
+        def transaction(conn: Connection) -> tuple[dict[str, int], dict[str, str], int]:
             created = insert_new_handoffs(conn, list(batch))
-            return created, insert_rows(conn, [r for h in created for r in outbox[h]])
+            # Repeats answer with the reference stored the first time (maybe a retry's).
+            repeats = stored_references(
+                conn, [v["handoff_id"] for v in batch if v["handoff_id"] not in created]
+            )
+            return created, repeats, insert_rows(conn, [r for h in created for r in outbox[h]])
 
-        created, written = await self._db.in_one_trip(transaction)
+        created, repeats, written = await self._db.in_one_trip(transaction)
         if written:
             self._db.outbox_committed()
         seen: set[str] = set()
         results = []
         for values in batch:
             handoff_id = values["handoff_id"]
-            results.append(handoff_id in created and handoff_id not in seen)
+            new = handoff_id in created and handoff_id not in seen
+            results.append(Stored(new, repeats.get(handoff_id, values["reference"])))
             seen.add(handoff_id)
         return results
 
@@ -155,6 +223,8 @@ class HandoffIntake:
 
     async def customer_message(self, handoff_id: str, message: CustomerMessageIn) -> Accepted:
         now = self._clock.now()
+        if len(handoff_id) > PUBLIC_ID or not _PUBLIC_ID.fullmatch(handoff_id):
+            raise NotFound("No such handoff.")  # no handoff_id looks like that: not stored
         body = {"handoff_id": handoff_id, "message_id": message.message_id, "status": "accepted"}
         async with self._db.uow() as uow:
             handoff = await uow.handoffs.get(handoff_id)
@@ -191,3 +261,11 @@ class HandoffIntake:
             await uow.commit()
         log.info("handoff.customer_message", handoff_id=handoff_id, message_id=message.message_id)
         return Accepted(body, created=True)
+
+
+def _data_error(exc: DBAPIError) -> bool:
+    """The row's own fault (SQLSTATE class 22, data exception), not the database's."""
+    if isinstance(exc, DataError):
+        return True
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(code, str) and code.startswith("22")

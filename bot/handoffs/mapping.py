@@ -21,9 +21,14 @@ from storage.models import Handoff, HandoffEvent, TicketFallback
 _CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "ABCDEFGHJKMNPQRSTVWXYZ0123456789")
 
 
-def reference_for(handoff_id: str) -> str:
-    """A short, sayable reference derived from the handoff id (no lookup needed)."""
-    digest = hashlib.sha256(handoff_id.encode()).digest()
+def reference_for(handoff_id: str, attempt: int = 0) -> str:
+    """A short, sayable reference derived from the handoff id (no lookup needed).
+
+    40 bits can collide: should another handoff hold this one already, the intake asks for
+    the next ``attempt`` (a handoff id never contains "#", so no id hashes like another's
+    retry). The first attempt is what every reference ever stored was made with."""
+    seed = handoff_id if attempt == 0 else f"{handoff_id}#{attempt}"
+    digest = hashlib.sha256(seed.encode()).digest()
     code = base64.b32encode(digest).decode().translate(_CROCKFORD)[:8]
     return f"DH-{code}"
 

@@ -1,17 +1,23 @@
-"""The chatbot's inbound payloads, validated exactly as docs/openapi.yaml describes."""
+"""The chatbot's inbound payloads, validated exactly as docs/openapi.yaml describes.
+
+Every text field is ``Bounded``: its documented maximum, and NUL stored as U+FFFD."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, UrlConstraints
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 
+from bot.bounded import Bounded
 from bot.handoffs.view import Priority
+from storage.limits import EMAIL, PERSON_NAME, PUBLIC_ID
 
-PublicId = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9:_.\-]+$")
-]
+PUBLIC_ID_PATTERN = r"^[A-Za-z0-9:_.\-]+$"
+PublicId = Annotated[str, Bounded(PUBLIC_ID, min_length=1, pattern=PUBLIC_ID_PATTERN)]
+SUMMARY = 5_000
+TEXT = 20_000  # a transcript turn, a customer message
+SHORT_TEXT = 1_000  # intent, an evidence title, a suggested question
 Reason = Literal[
     "no_evidence", "conflict", "low_confidence", "missing_entitlement", "customer_request", "other"
 ]
@@ -22,19 +28,19 @@ class _Strict(BaseModel):
 
 
 class Customer(_Strict):
-    id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    name: Annotated[str, StringConstraints(max_length=400)] | None = None
-    email: Annotated[str, StringConstraints(max_length=320)] | None = None
+    id: Annotated[str, Bounded(PUBLIC_ID, min_length=1)]
+    name: Annotated[str, Bounded(PERSON_NAME)] | None = None
+    email: Annotated[str, Bounded(EMAIL)] | None = None
 
 
 class Turn(_Strict):
     role: Literal["customer", "bot"]
-    text: Annotated[str, StringConstraints(max_length=20_000)]
+    text: Annotated[str, Bounded(TEXT)]
     at: datetime | None = None
 
 
 class Evidence(_Strict):
-    title: Annotated[str, StringConstraints(min_length=1, max_length=1_000)]
+    title: Annotated[str, Bounded(SHORT_TEXT, min_length=1)]
     url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)] | None = None
     score: Annotated[float, Field(ge=0, le=1)] | None = None
     retrieved_at: datetime | None = None
@@ -42,30 +48,25 @@ class Evidence(_Strict):
 
 class HandoffIn(_Strict):
     handoff_id: PublicId
-    session_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    session_id: Annotated[str, Bounded(PUBLIC_ID, min_length=1)]
     customer: Customer
     reason: Reason
     priority: Priority = Priority.NORMAL
-    summary: Annotated[str, StringConstraints(min_length=1, max_length=5_000)]
-    intent: Annotated[str, StringConstraints(max_length=1_000)] | None = None
-    department: Annotated[str, StringConstraints(max_length=200)] | None = None
+    summary: Annotated[str, Bounded(SUMMARY, min_length=1)]
+    intent: Annotated[str, Bounded(SHORT_TEXT)] | None = None
+    department: Annotated[str, Bounded(200)] | None = None
     transcript: Annotated[list[Turn], Field(max_length=500)]
     evidence: Annotated[list[Evidence], Field(max_length=50)] = []
     suggested_questions: Annotated[
-        list[Annotated[str, StringConstraints(max_length=1_000)]], Field(max_length=20)
+        list[Annotated[str, Bounded(SHORT_TEXT)]], Field(max_length=20)
     ] = []
     locale: (
-        Annotated[
-            str,
-            StringConstraints(
-                min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
-            ),
-        ]
+        Annotated[str, Bounded(35, min_length=2, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")]
         | None
     ) = None
 
 
 class CustomerMessageIn(_Strict):
     message_id: PublicId
-    text: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+    text: Annotated[str, Bounded(TEXT, min_length=1)]
     at: datetime | None = None

@@ -3,10 +3,7 @@ deskhand sends, the events the system sends back, and the webhook signature."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,11 +14,12 @@ from integrations.ticketing.protocol import (
     TicketStatus,
 )
 from integrations.ticketing.render import plain_description
+from integrations.verification import V0Scheme, v0_signature
 
 SYSTEM = "custom"
 TIMESTAMP_HEADER = "X-Ticketing-Timestamp"
 SIGNATURE_HEADER = "X-Ticketing-Signature"
-MAX_SKEW_SECONDS = 300
+WEBHOOK_SIGNATURE = V0Scheme(TIMESTAMP_HEADER, SIGNATURE_HEADER)  # deskhand's scheme
 DESKHAND_ORIGIN = "deskhand"  # Actor.origin of changes made with deskhand's token
 
 # Assignment refusals named by the contract; anything else is an ordinary rejection.
@@ -80,17 +78,8 @@ def error_code(body: str) -> str | None:
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
-    base = b"v0:" + timestamp.encode() + b":" + body
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive lookup: handlers pass aiohttp's headers, tests plain dicts."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    lowered = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == lowered), None)
+    """The system's webhook signature: deskhand's own scheme under other header names."""
+    return v0_signature(secret, timestamp, body)
 
 
 def parse_event(raw: Any) -> TicketEvent | None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from integrations import verification
 from integrations.ticketing.intercom_format import (
     CATEGORY_STATUS,
     DESCRIPTION,
@@ -30,29 +31,35 @@ from integrations.ticketing.protocol import (
     WebhookRefused,
 )
 
+SIGNATURE_HEADER = "X-Hub-Signature"
+
 
 def verify_signature(secret: str | None, headers: Mapping[str, str], body: bytes) -> None:
-    """``X-Hub-Signature: sha1=<hex HMAC-SHA1(client secret, raw body)>``."""
-    if not secret:
-        raise WebhookRefused(401, "not_configured", "no Intercom client secret is configured")
-    given = next((v for k, v in headers.items() if k.lower() == "x-hub-signature"), None)
-    if not given:
-        raise WebhookRefused(401, "missing_signature", "X-Hub-Signature header missing")
-    expected = "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
-    if not hmac.compare_digest(given.strip().lower(), expected):
-        raise WebhookRefused(401, "bad_signature", "X-Hub-Signature does not match the body")
+    """``X-Hub-Signature: sha1=<hex HMAC-SHA1(client secret, raw body)>``, hex in any case;
+    the header parsed and compared by integrations.verification."""
+    key = verification.require_secret(secret, "The Intercom client secret")
+    given = verification.single_header(
+        headers,
+        SIGNATURE_HEADER,
+        missing=verification.missing_signature(SIGNATURE_HEADER),
+        invalid=verification.invalid_signature(f"The {SIGNATURE_HEADER} header is malformed."),
+    )
+    expected = "sha1=" + hmac.new(key.encode(), body, hashlib.sha1).hexdigest()
+    if not verification.same(expected.encode(), given.lower()):
+        raise verification.invalid_signature(f"{SIGNATURE_HEADER} does not match the body.")
 
 
 def load_notification(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WebhookRefused(400, "bad_payload", "body is not JSON") from exc
+    except (ValueError, RecursionError) as exc:
+        raise WebhookRefused(422, "invalid_json", "The body is not JSON.") from exc
     if not isinstance(payload, dict) or payload.get("type") != "notification_event":
-        raise WebhookRefused(400, "bad_payload", "not an Intercom notification_event")
-    item = (payload.get("data") or {}).get("item")
+        raise WebhookRefused(422, "invalid_payload", "Not an Intercom notification_event.")
+    data = payload.get("data")
+    item = data.get("item") if isinstance(data, dict) else None
     if not isinstance(payload.get("topic"), str) or not isinstance(item, dict):
-        raise WebhookRefused(400, "bad_payload", "notification without topic or data.item")
+        raise WebhookRefused(422, "invalid_payload", "A notification without topic or data.item.")
     return payload
 
 

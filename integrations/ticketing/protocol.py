@@ -12,6 +12,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from integrations.verification import Refused
+from storage.limits import (
+    EMAIL,
+    EVENT_ID,
+    PERSON_NAME,
+    clean_optional,
+    clean_text,
+    fit_key,
+    fit_text,
+)
+
 
 class TicketPriority(StrEnum):
     LOW = "low"
@@ -131,6 +142,21 @@ class TicketEvent:
     status: TicketStatus | None = None  # STATUS
     from_deskhand: bool = False
 
+    def __post_init__(self) -> None:
+        # What a ticketing system sends cannot be refused like a chatbot's payload (it
+        # would retry forever): made storable here, once for webhooks and polls alike.
+        cleaned = {
+            "ticket_id": clean_text(self.ticket_id),
+            "event_id": fit_key(self.event_id, EVENT_ID),
+            "external_conversation_id": clean_optional(self.external_conversation_id),
+            "body": clean_optional(self.body),
+            "author_name": fit_text(self.author_name, PERSON_NAME),
+            "author_email": fit_text(self.author_email, EMAIL),
+            "assignee_email": fit_text(self.assignee_email, EMAIL),
+        }
+        for name, value in cleaned.items():
+            object.__setattr__(self, name, value)
+
 
 @dataclass(frozen=True)
 class TicketChanges:
@@ -138,14 +164,9 @@ class TicketChanges:
     cursor: str | None  # opaque; store it and pass it back; None: nothing new
 
 
-class WebhookRefused(Exception):
-    """A ticketing webhook that must be refused: bad signature, stale, unparseable."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+# A ticketing webhook that must be refused (bad signature, stale, unparseable): the one
+# refusal type of every signed endpoint, so the systems' signature checks share it.
+WebhookRefused = Refused
 
 
 class TicketSync(Protocol):

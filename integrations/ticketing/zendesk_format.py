@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from integrations import verification
 from integrations.ticketing.protocol import (
     NewTicket,
     TicketEvent,
@@ -28,7 +29,12 @@ from integrations.ticketing.protocol import (
 SYSTEM = "zendesk"
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
-MAX_SKEW_SECONDS = 300
+MAX_SKEW_SECONDS = verification.MAX_SKEW_SECONDS
+# The timestamp header, ASCII only: ISO 8601 (Zendesk's own form) or whole Unix seconds.
+_SIGNED_AT = re.compile(
+    r"[0-9]{1,12}|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
 # Zendesk keeps one comment far below this; a long transcript loses its oldest turns first.
 MAX_DESCRIPTION_CHARS = 60_000
 # Zendesk accepts at most 1 KB of custom audit metadata per update.
@@ -189,14 +195,6 @@ class DeskhandIdentity:
         return bool(email) and str(email).strip().lower() == self.email.strip().lower()
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
-
-
 def parse_time(value: str | None) -> datetime | None:
     """Zendesk's ISO 8601 timestamps (``2021-03-25T05:09:27Z``, or minute precision)."""
     if not value:
@@ -211,20 +209,37 @@ def parse_time(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _signed_at(value: str) -> datetime | None:
+    """The signature timestamp header: ISO 8601 as Zendesk sends it, or Unix seconds."""
+    if not _SIGNED_AT.fullmatch(value):
+        return None
+    return parse_time(value)
+
+
 def verify_webhook(
     secret: str | None, headers: Mapping[str, str], body: bytes, *, now: float
 ) -> None:
-    if not secret:
-        raise WebhookRefused(401, "webhooks_disabled", "No Zendesk webhook signing secret is set.")
-    timestamp = _header(headers, TIMESTAMP_HEADER)
-    signature = _header(headers, SIGNATURE_HEADER)
-    if not timestamp or not signature:
-        raise WebhookRefused(401, "invalid_signature", "The Zendesk signature headers are missing.")
-    when = parse_time(timestamp)
-    if when is None or abs(now - when.timestamp()) > MAX_SKEW_SECONDS:
-        raise WebhookRefused(401, "stale_timestamp", "The request timestamp is too old or new.")
-    if not hmac.compare_digest(webhook_signature(secret, timestamp, body), signature.strip()):
-        raise WebhookRefused(401, "invalid_signature", "The request signature does not match.")
+    """Zendesk's scheme: base64 HMAC-SHA256 of timestamp + body, through the shared header
+    parsing and constant-time comparison of integrations.verification."""
+    key = verification.require_secret(secret, "The Zendesk webhook signing secret")
+    timestamp = verification.single_header(
+        headers,
+        TIMESTAMP_HEADER,
+        missing=verification.missing_signature(TIMESTAMP_HEADER),
+        invalid=verification.invalid_timestamp(TIMESTAMP_HEADER),
+    )
+    signature = verification.single_header(
+        headers,
+        SIGNATURE_HEADER,
+        missing=verification.missing_signature(SIGNATURE_HEADER),
+        invalid=verification.invalid_signature(f"The {SIGNATURE_HEADER} header is malformed."),
+    )
+    when = _signed_at(timestamp)
+    if when is None:
+        raise verification.invalid_timestamp(TIMESTAMP_HEADER)
+    verification.check_skew(when.timestamp(), now=now, max_skew=MAX_SKEW_SECONDS)
+    if not verification.same(webhook_signature(key, timestamp, body).encode(), signature):
+        raise verification.invalid_signature()
 
 
 def _field(payload: Mapping[str, Any], key: str) -> str | None:
@@ -305,5 +320,5 @@ def parse_payload(payload: Any, identity: DeskhandIdentity) -> list[TicketEvent]
 def parse_webhook_body(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise WebhookRefused(422, "invalid_json", "The body is not valid JSON.") from exc

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.exc import StatementError
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from storage.db import Database
+from storage.handoffs import insert_new_handoffs, reference_holder, stored_references
 from storage.models import Handoff, HandoffMessage
 from tests.support.handoff_rows import T0, handoff_values
 
@@ -256,3 +257,37 @@ async def test_naive_datetimes_are_refused(db: Database) -> None:
     with pytest.raises(StatementError, match="timezone-aware"):
         async with db.uow() as uow:
             await uow.handoffs.add(make_handoff(created_at=datetime(2026, 1, 5, 9, 0)))
+
+
+# -- references and lookups the intake relies on -------------------------------------------
+
+
+async def test_a_taken_reference_is_a_unique_violation_not_a_silent_skip(db: Database) -> None:
+    """The intake's insert skips a repeated handoff_id, but a new handoff_id whose
+    reference is taken must fail loudly (so the intake picks another), on both backends."""
+    await store(db, make_handoff(1, reference="DH-TAKEN000"))
+
+    def insert(conn: Connection) -> dict[str, int]:
+        return insert_new_handoffs(conn, [handoff_values(2, reference="DH-TAKEN000")])
+
+    with pytest.raises(IntegrityError):
+        await db.in_one_trip(insert)
+
+    def repeat(conn: Connection) -> tuple[dict[str, int], dict[str, str], str | None]:
+        again = insert_new_handoffs(conn, [handoff_values(1, reference="DH-OTHER000")])
+        stored = stored_references(conn, ["sess-1:esc-1", "sess-9:esc-1"])
+        return again, stored, reference_holder(conn, "DH-TAKEN000")
+
+    assert await db.in_one_trip(repeat) == ({}, {"sess-1:esc-1": "DH-TAKEN000"}, "sess-1:esc-1")
+    async with db.uow() as uow:
+        assert await uow.handoffs.count_by_status() == {"queued": 1}
+
+
+async def test_lookups_with_a_nul_find_nothing_instead_of_failing(db: Database) -> None:
+    await store(db, make_handoff(1, slack_channel="C1", slack_ts="1.1"))
+    async with db.reads() as uow:
+        assert await uow.handoffs.get("sess-1\x00") is None
+        assert await uow.handoffs.get_by_reference("HD-\x00") is None
+        assert await uow.handoffs.by_thread("C1\x00", "1.1") is None
+        assert await uow.handoffs.by_ticket("local", "\x00") is None
+        assert await uow.handoffs.get("sess-1:esc-1") is not None

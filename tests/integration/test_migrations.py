@@ -16,7 +16,7 @@ import structlog
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, MetaData, String, event, inspect, text
+from sqlalchemy import Column, MetaData, String, event, func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -27,6 +27,7 @@ from storage.db import Database
 from storage.migrate import alembic_config, upgrade_database, upgrade_database_sync
 from storage.models import Base, HandoffEvent
 from tests.support import databases
+from tests.support.handoff_rows import T0, handoff_values
 from tests.support.postgres import PostgresServer
 
 HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
@@ -137,6 +138,51 @@ async def test_upgrading_an_up_to_date_database_changes_nothing(
             assert (await uow.outbox.stats()).pending == 1
     finally:
         await db.dispose()
+
+
+async def test_widening_identities_keeps_every_row_and_fits_what_did_not(
+    empty_url: str,
+) -> None:
+    """0004 rebuilds tables on SQLite: a handoff's events and messages must survive it (no
+    cascade), and afterwards a ticketing system's long identity fits on both backends."""
+    await upgrade_database(empty_url, "0003")
+    tables = Base.metadata.tables
+    engine = create_async_engine(empty_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            inserted = await conn.execute(
+                tables["handoffs"].insert().values(**handoff_values(version=1))
+            )
+            assert inserted.inserted_primary_key is not None
+            pk = inserted.inserted_primary_key[0]
+            await conn.execute(
+                tables["handoff_events"].insert().values(handoff_pk=pk, kind="received", at=T0)
+            )
+            await conn.execute(
+                tables["handoff_messages"]
+                .insert()
+                .values(
+                    handoff_pk=pk, direction="customer", external_id="m-1", text="hi", created_at=T0
+                )
+            )
+        await upgrade_database(empty_url)
+        assert await versions(empty_url) == [HEAD]
+        actor = "zendesk:" + "a" * 64 + "@" + "b" * 255  # an e-mail of 320 characters
+        async with engine.begin() as conn:
+            await conn.execute(
+                tables["handoffs"]
+                .update()
+                .values(claimed_by=actor, resolved_by=actor, claimed_by_name="n" * 400)
+            )
+            counts = [
+                (await conn.execute(select(func.count()).select_from(tables[name]))).scalar()
+                for name in ("handoffs", "handoff_events", "handoff_messages")
+            ]
+            stored = (await conn.execute(select(tables["handoffs"].c.resolved_by))).scalar()
+    finally:
+        await engine.dispose()
+    assert counts == [1, 1, 1]
+    assert stored == actor
 
 
 # -- schema versus models --------------------------------------------------------------------

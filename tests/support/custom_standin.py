@@ -41,7 +41,7 @@ from tests.support.standin_records import RecordedCall
 __all__ = ["CustomStandIn", "RecordedCall", "StandInComment", "StandInTicket"]
 
 BASE_PATH = "/api/deskhand"
-TOKEN = "custom-token"
+TOKEN = "d5d49851f2878cd184b4940c92da5c59"  # the stand-in's fake API token
 ADMIN_EMAIL = "admin@tickets.example.com"  # who acts in the system when no agent is named
 _TICKET = re.compile(r"^/tickets/([^/]+)$")
 _COMMENTS = re.compile(r"^/tickets/([^/]+)/comments$")

@@ -27,6 +27,8 @@ from integrations.payments.protocol import Payments
 from integrations.signing import signed_headers
 from tests.support.harness_data import (
     AGENT,
+    APP_TOKEN,
+    BOT_TOKEN,
     CHANNEL,
     HANDOFF,
     LEAD,
@@ -36,10 +38,21 @@ from tests.support.harness_data import (
     handoff_payload,
 )
 from tests.support.harness_reads import HarnessReads
+from tests.support.slack_delivery import (
+    FORM,
+    HttpDelivery,
+    SlackAnswer,
+    SlackMode,
+    SocketDelivery,
+    default_slack_mode,
+)
 from tests.support.slack_spec import SlackSpec
+from tests.support.socket_standin import SocketStandIn, with_socket_methods
 
 __all__ = [
     "AGENT",
+    "APP_TOKEN",
+    "BOT_TOKEN",
     "CHANNEL",
     "HANDOFF",
     "LEAD",
@@ -63,9 +76,20 @@ class Harness(HarnessReads):
         chatbot: ChatbotStandIn,
         clock: FakeClock,
         http: aiohttp.ClientSession,
+        socket: SocketStandIn | None = None,
     ) -> None:
         self.app, self.server, self.slack, self.chatbot = app, server, slack, chatbot
         self.clock, self.http = clock, http
+        # Socket Mode: Slack's requests go as envelopes through ``socket``; else over HTTP.
+        self.socket = socket
+        self.slack_mode: SlackMode = "http" if socket is None else "socket"
+        self.deliver = (
+            HttpDelivery(
+                http, self.url("/slack/events"), SLACK_SECRET, lambda: clock.now().timestamp()
+            )
+            if socket is None
+            else SocketDelivery(socket)
+        )
 
     def url(self, path: str) -> str:
         return str(self.server.make_url(path))
@@ -103,16 +127,9 @@ class Harness(HarnessReads):
 
     async def slack_request(
         self, body: str, content_type: str, *, retry_num: int | None = None
-    ) -> aiohttp.ClientResponse:
-        # Bolt checks Slack's timestamp against the real clock, as Slack's would be.
-        headers = slack_requests.signed(
-            SLACK_SECRET, body, now=datetime.now(UTC).timestamp(), content_type=content_type
-        )
-        if retry_num is not None:
-            headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
-        async with self.http.post(self.url("/slack/events"), data=body, headers=headers) as r:
-            await r.read()
-            return r
+    ) -> SlackAnswer:
+        """One request from Slack, over HTTP or the socket (see ``slack_mode``)."""
+        return await self.deliver(body, content_type, retry_num=retry_num)
 
     async def click(
         self, action: str, handoff_id: str = HANDOFF["handoff_id"], user: tuple[str, str] = AGENT
@@ -126,7 +143,7 @@ class Harness(HarnessReads):
             channel=CHANNEL,
             message_ts=post["ts"] if post else "1.1",
         )
-        status = (await self.slack_request(body, "application/x-www-form-urlencoded")).status
+        status = (await self.slack_request(body, FORM)).status
         await self.app.after_ack.join()  # the click's work runs right after its ack
         return status
 
@@ -160,20 +177,9 @@ class Harness(HarnessReads):
         body = slack_requests.slash_command(
             command="/desk", text=text, user_id=user[0], user_name=user[1], channel=CHANNEL
         )
-        headers = slack_requests.signed(
-            SLACK_SECRET,
-            body,
-            now=datetime.now(UTC).timestamp(),
-            content_type="application/x-www-form-urlencoded",
-        )
-        async with self.http.post(self.url("/slack/events"), data=body, headers=headers) as r:
-            assert r.status == 200
-            # Bolt answers ack(text=...) as text/plain, ack(blocks=...) as JSON.
-            raw = await r.text()
-            try:
-                return str(json.loads(raw).get("text", ""))
-            except ValueError:
-                return raw
+        answer = await self.slack_request(body, FORM)
+        assert answer.status == 200, answer.status
+        return answer.json_text()
 
     async def slack_event(
         self,
@@ -205,18 +211,9 @@ class Harness(HarnessReads):
         body = slack_requests.slash_command(
             command="/desk", text=text, user_id=user[0], user_name=user[1], channel=CHANNEL
         )
-        headers = slack_requests.signed(
-            SLACK_SECRET,
-            body,
-            now=datetime.now(UTC).timestamp(),
-            content_type="application/x-www-form-urlencoded",
-        )
-        async with self.http.post(self.url("/slack/events"), data=body, headers=headers) as r:
-            assert r.status == 200, r.status
-            raw = await r.text()
-            if r.content_type == "application/json":
-                return str(json.loads(raw).get("text", ""))
-            return raw
+        answer = await self.slack_request(body, FORM)
+        assert answer.status == 200, answer.status
+        return answer.json_text()
 
     async def get(self, path: str) -> tuple[int, str, str]:
         """GET ``path``: status, body text and Content-Type."""
@@ -226,7 +223,7 @@ class Harness(HarnessReads):
 
 def settings_for(database_url: str, slack_url: str, chatbot_url: str, **extra: Any) -> Settings:
     values: dict[str, Any] = {
-        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SLACK_SECRET,
         "SLACK_API_URL": slack_url,
         "DESKHAND_DATABASE_URL": database_url,
@@ -244,7 +241,7 @@ def settings_for(database_url: str, slack_url: str, chatbot_url: str, **extra: A
 @asynccontextmanager
 async def standins(clock: FakeClock) -> AsyncIterator[tuple[SlackStandIn, ChatbotStandIn]]:
     """Stand-ins like the ones ``running`` makes, to share between apps (a restart)."""
-    slack = SlackStandIn(bot_token="xoxb-test", validator=SlackSpec.load().validate)
+    slack = SlackStandIn(bot_token=BOT_TOKEN, validator=SlackSpec.load().validate)
     await slack.start()
     for user in (AGENT, OTHER_AGENT, LEAD):
         slack.add_user(user[0], user[1], user[1].title())
@@ -265,13 +262,20 @@ async def running(
     chatbot: ChatbotStandIn | None = None,
     clock: FakeClock | None = None,
     payments: Payments | None = None,
+    slack_mode: SlackMode | None = None,
     **extra: Any,
 ) -> AsyncIterator[Harness]:
-    """Start the stand-ins (unless given) and the app; stop what it started."""
+    """Start the stand-ins (unless given) and the app; stop what it started.
+
+    ``slack_mode`` "socket" (default: ``default_slack_mode()``): Socket Mode, with a Socket
+    Mode stand-in behind the Slack stand-in's apps.connections.open; the app is ready
+    once its socket is.
+    """
     clock = clock or FakeClock(datetime.now(UTC).replace(microsecond=0))
+    slack_mode = slack_mode or default_slack_mode()
     own_slack = slack is None
     if slack is None:
-        slack = SlackStandIn(bot_token="xoxb-test", validator=SlackSpec.load().validate)
+        slack = SlackStandIn(bot_token=BOT_TOKEN, validator=SlackSpec.load().validate)
         await slack.start()
         for user in (AGENT, OTHER_AGENT, LEAD):
             slack.add_user(user[0], user[1], user[1].title())
@@ -279,6 +283,15 @@ async def running(
     if chatbot is None:
         chatbot = ChatbotStandIn(secret=WEBHOOK_SECRET, now=lambda: clock.now().timestamp())
         await chatbot.start()
+    socket: SocketStandIn | None = None
+    if slack_mode == "socket":
+        socket = SocketStandIn()
+        await socket.start()
+        slack.app_token = APP_TOKEN
+        slack.serve_socket(socket.next_url)
+        if slack.validator is not None:
+            slack.validator = with_socket_methods(slack.validator)
+        extra = {"SLACK_APP_TOKEN": APP_TOKEN, **extra}
     settings = settings_for(database_url, slack.base_url, chatbot.url, **extra)
     # The circuit breaker's clock is the test's: an outage "lasts" as long as the test says.
     http_client = HttpClient(
@@ -292,10 +305,14 @@ async def running(
     server = TestServer(app.web)
     await server.start_server()
     try:
+        if socket is not None:
+            await slack.wait_for(app.socket_connected, 10, description="the socket's hello")
         async with aiohttp.ClientSession() as http:
-            yield Harness(app, server, slack, chatbot, clock, http)
+            yield Harness(app, server, slack, chatbot, clock, http, socket)
     finally:
         await server.close()
+        if socket is not None:
+            await socket.stop()
         if own_chatbot:
             await chatbot.stop()
         if own_slack:

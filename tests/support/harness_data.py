@@ -6,8 +6,11 @@ import copy
 from typing import Any
 
 CHANNEL = "C0ESCALATE"
-SLACK_SECRET = "slack-signing-secret-for-tests"
-WEBHOOK_SECRET = "deskhand-webhook-secret-for-tests"
+# Fixed random values (start-up refuses placeholders: docs/configuration.md, "Secrets").
+SLACK_SECRET = "e824991ba7addb5686dc2f114f51f44c"
+WEBHOOK_SECRET = "244787c288c882f28e2d669e06346834"
+BOT_TOKEN = "xoxb-1000000001-2000000002-522d71c3408b52b3f502bafa"
+APP_TOKEN = "xapp-1-A0000000001-3000000003-f0799fce0e1aab19d7196c6fb6a7cb6b"
 AGENT = ("U0AGENT01", "ana")
 OTHER_AGENT = ("U0AGENT02", "bo")
 LEAD = ("U0LEAD001", "lee")

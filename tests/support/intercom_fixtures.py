@@ -23,7 +23,7 @@ from integrations.ticketing.protocol import (
 from tests.support.intercom_standin import IntercomStandIn
 from tests.support.scripted_http import MakeClient
 
-SECRET = "intercom-client-secret"
+SECRET = "60c32b131a7211d90164eed7f6aeeb2a"  # a fake client secret
 
 
 def new_ticket(**changes: Any) -> NewTicket:

@@ -2,12 +2,10 @@
 its signed webhooks, for tests of ``integrations.ticketing.intercom``.
 
 Every request is checked against the vendored, trimmed spec
-(``shared/specs/intercom_api_2.16.trimmed.yaml``) with openapi-core; one that does not
-match is answered 400 and appended to ``violations``. A missing or different
-``Intercom-Version`` header is a violation too (deskhand always pins 2.16).
-
-The trimmed spec lacks ``POST /tickets/search``; it is added from upstream 2.16
-(tests/support/intercom_standin_spec.py).
+(``tests/specs/intercom_api_2.16.trimmed.yaml``, tests/support/intercom_standin_spec.py)
+with openapi-core, ticket searches included; one that does not match is answered 400 and
+appended to ``violations``. A missing or different ``Intercom-Version`` header is a
+violation too (deskhand always pins 2.16).
 
 ``slow()`` delays each answer *after* the work is done, so a client timeout is a lost
 response. Changes made through the API are notified to ``webhook_url`` too, in the
@@ -68,7 +66,7 @@ class StandInTicket:
 
 
 class IntercomStandIn:
-    access_token = "intercom-standin-token"
+    access_token = "dG9rOmQ2MTQ1OTE4MDI4Nzg0NjZiYjdiZTg0MTNhNGU5N2U3"  # a fake one
     deskhand_admin_id = DESKHAND_ADMIN_ID  # the admin the access token belongs to
     deskhand_email = DESKHAND_EMAIL
 

@@ -1,7 +1,7 @@
 """Check Slack Web API calls against the vendored Swagger 2.0 description.
 
 The spec is ``slack_web_openapi_v2.json`` from slackapi/slack-api-specs (2021-09), kept in
-``shared/specs``. See ``shared/specs/README.md`` ("Slack") for its known gaps; the ones that
+``tests/specs``. See ``tests/specs/README.md`` ("Slack") for its known gaps; the ones that
 matter here:
 
 * Every method is modelled with exactly one HTTP verb, and several are modelled as GET
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -134,11 +133,7 @@ _BOOL_STRINGS = frozenset({"true", "false", "1", "0"})
 
 
 def default_spec_path() -> Path:
-    specs_dir = os.environ.get("DESKHAND_SPECS_DIR")
-    if specs_dir:
-        return Path(specs_dir) / SPEC_FILE
-    repo = Path(__file__).resolve().parents[2]
-    return repo.parent / "shared" / "specs" / SPEC_FILE
+    return Path(__file__).resolve().parent.parent / "specs" / SPEC_FILE
 
 
 @functools.cache

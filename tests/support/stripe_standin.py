@@ -1,5 +1,5 @@
 """A stand-in for Stripe's refunds API, built from the trimmed spec
-(/work/shared/specs/stripe_spec3.trimmed.json): an aiohttp server on a loopback port.
+(tests/specs/stripe_spec3.trimmed.json): an aiohttp server on a loopback port.
 
 Every request is recorded and checked with openapi-core; a mismatch is answered 400 and
 listed in ``violations``. Two spec details openapi-core cannot decode are patched in the
@@ -30,9 +30,9 @@ from openapi_core.datatypes import RequestParameters
 
 __all__ = ["API_KEY", "RecordedCall", "StripeStandIn"]
 
-SPEC_PATH = Path("/work/shared/specs/stripe_spec3.trimmed.json")
+SPEC_PATH = Path(__file__).resolve().parent.parent / "specs" / "stripe_spec3.trimmed.json"
 SPEC_HOST = "https://api.stripe.com"
-API_KEY = "sk_test_standin"
+API_KEY = "sk_test_3d1fddaf636fd3feb3d136d6a1ef9161"  # a fake key, shaped like one
 JSON = dict[str, Any]
 _REFUND = re.compile(r"^/v1/refunds/([^/]+)$")
 _FORM = "application/x-www-form-urlencoded"

@@ -13,14 +13,14 @@ from bot.clock import FakeClock
 from bot.demo.slack_standin import SlackStandIn
 from tests.support.custom_standin import CustomStandIn
 from tests.support.harness import Harness, running
-from tests.support.harness_data import AGENT, LEAD, OTHER_AGENT
+from tests.support.harness_data import AGENT, BOT_TOKEN, LEAD, OTHER_AGENT
 from tests.support.intercom_standin import IntercomStandIn
 from tests.support.slack_spec import SlackSpec
 from tests.support.zendesk_standin import ZendeskStandIn
 
 REMOTE = ["zendesk", "intercom", "custom"]
 ALL = ["local", *REMOTE]
-SECRET = "ticketing-webhook-secret"
+SECRET = "67e9c78375a876edb1a9a610e9411b7e"  # the stand-ins' fake webhook secret
 EMAILS = {
     AGENT[0]: "ana@support.example",
     OTHER_AGENT[0]: "bo@support.example",
@@ -95,7 +95,7 @@ async def ticketing_desk(
     system: str, database_url: str, *, webhooks: bool = True, **extra: Any
 ) -> AsyncIterator[TicketingDesk]:
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
-    slack = SlackStandIn(bot_token="xoxb-test", validator=SlackSpec.load().validate)
+    slack = SlackStandIn(bot_token=BOT_TOKEN, validator=SlackSpec.load().validate)
     await slack.start()
     for user in (AGENT, OTHER_AGENT, LEAD):
         slack.add_user(user[0], user[1], user[1].title(), EMAILS[user[0]])

@@ -47,7 +47,7 @@ __all__ = ["NOW", "STRANGER", "SYSTEMS", "SystemUnderTest", "TicketView", "syste
 SYSTEMS = ("local", "zendesk", "intercom", "custom")
 NOW = 1_800_000_000.0  # the Zendesk stand-in's webhook clock, and deskhand's when parsing
 LOCAL_CLOCK = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
-SECRET = "behaviour-webhook-secret"  # the stand-ins' fake signing secret
+SECRET = "2db7272ad09b00c1fe4e5bad03d14d06"  # the stand-ins' fake signing secret
 LOSE_DELAY = 1.0  # custom: answer this late, after the work, so a shorter timeout loses it
 # An agent no system knows (never passed to ``agent``).
 STRANGER = Assignee(slack_user_id="U0STRANGER", name="Stranger", email="stranger@example.com")

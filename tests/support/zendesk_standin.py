@@ -62,7 +62,7 @@ class ZendeskStandIn:
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self.api_email = "deskhand-api@example.com"
-        self.api_token = "zd-test-token"  # the stand-in's own fake credential
+        self.api_token = "f96a48f006980fd6628ddd50f45ac797"  # the stand-in's own fake credential
         self.state = ZendeskApi(api_email=self.api_email)
         self.url = ""
         self.calls: list[RecordedCall] = []

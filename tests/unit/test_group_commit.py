@@ -86,3 +86,28 @@ async def test_a_cancelled_waiter_does_not_stall_the_others() -> None:
     writer.gate.set()
     assert await first == 10
     assert await asyncio.wait_for(after, 1) == 30
+
+
+async def test_an_item_the_writer_fails_alone_fails_its_request_alone() -> None:
+    async def write(items: Sequence[int]) -> list[int | BaseException]:
+        return [ValueError(f"bad {item}") if item < 0 else item * 10 for item in items]
+
+    gate = asyncio.Event()
+
+    async def held(items: Sequence[int]) -> list[int | BaseException]:
+        await gate.wait()
+        return await write(items)
+
+    commit: GroupCommit[int, int] = GroupCommit(held)
+    first = asyncio.create_task(commit.submit(1))
+    await asyncio.sleep(0)
+    together = [asyncio.create_task(commit.submit(n)) for n in (2, -3, 4)]
+    await asyncio.sleep(0)
+    gate.set()
+    results = await asyncio.gather(first, *together, return_exceptions=True)
+    assert results[:2] == [10, 20] and results[3] == 40
+    assert isinstance(results[2], ValueError) and str(results[2]) == "bad -3"
+    leader = asyncio.create_task(commit.submit(-5))  # a leader's own failure reaches it
+    with pytest.raises(ValueError, match="bad -5"):
+        await leader
+    assert await commit.submit(6) == 60

@@ -19,6 +19,15 @@ def test_reference_is_short_sayable_and_stable(handoff_id: str) -> None:
     assert reference == reference_for(handoff_id)
 
 
+@given(st.from_regex(r"[A-Za-z0-9:_.\-]{1,200}", fullmatch=True), st.integers(1, 7))
+def test_each_attempt_gives_another_sayable_reference(handoff_id: str, attempt: int) -> None:
+    retried = reference_for(handoff_id, attempt)
+    assert re.fullmatch(r"DH-[0-9A-HJKMNP-TV-Z]{8}", retried)
+    assert retried == reference_for(handoff_id, attempt)
+    assert retried != reference_for(handoff_id)  # 40 bits: equal by chance once in 10**12
+    assert reference_for(handoff_id, 0) == reference_for(handoff_id)  # stored ones stay
+
+
 def test_references_differ_between_handoffs() -> None:
     references = {reference_for(f"sess-{i}:esc-1") for i in range(5000)}
     assert len(references) == 5000

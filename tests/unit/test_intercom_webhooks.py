@@ -135,8 +135,12 @@ async def test_other_topics_give_no_events(
 @pytest.mark.parametrize(
     ("tamper", "status", "code"),
     [
-        (lambda b, h: (b + b" ", h), 401, "bad_signature"),
+        (lambda b, h: (b + b" ", h), 401, "invalid_signature"),
         (lambda b, h: (b, {"Content-Type": "application/json"}), 401, "missing_signature"),
+        (lambda b, h: (b, {"X-Hub-Signature": ""}), 401, "missing_signature"),
+        (lambda b, h: (b, {"X-Hub-Signature": "sha1=\u00e9" * 40}), 401, "invalid_signature"),
+        (lambda b, h: (b, {"X-Hub-Signature": "sha1=\udcff"}), 401, "invalid_signature"),
+        (lambda b, h: (b, h | {"x-hub-signature": "sha1=00"}), 401, "invalid_signature"),
         (lambda b, h: (b, {"x-hub-signature": h["X-Hub-Signature"].upper()}), None, None),
     ],
 )
@@ -159,14 +163,20 @@ async def test_signatures(
 
 @pytest.mark.parametrize(
     ("body", "code"),
-    [(b"not json", "bad_payload"), (b'{"type": "event"}', "bad_payload"), (b"[]", "bad_payload")],
+    [
+        (b"not json", "invalid_json"),
+        (b"[" * 100_000, "invalid_json"),
+        (b'{"type": "event"}', "invalid_payload"),
+        (b"[]", "invalid_payload"),
+        (b'{"type": "notification_event", "topic": "ping", "data": "x"}', "invalid_payload"),
+    ],
 )
 async def test_unparseable_bodies_are_refused(
     intercom: IntercomTicketing, standin: IntercomStandIn, body: bytes, code: str
 ) -> None:
     with pytest.raises(WebhookRefused) as refused:
         intercom.parse_webhook(standin.sign(body), body, now=NOW)
-    assert (refused.value.status, refused.value.code) == (400, code)
+    assert (refused.value.status, refused.value.code) == (422, code)
 
 
 async def test_refused_without_a_secret_or_before_the_admin_is_known(
@@ -176,7 +186,7 @@ async def test_refused_without_a_secret_or_before_the_admin_is_known(
     without_secret = await connect(client_secret=None)
     with pytest.raises(WebhookRefused) as refused:
         without_secret.parse_webhook(standin.sign(body), body, now=NOW)
-    assert (refused.value.status, refused.value.code) == (401, "not_configured")
+    assert (refused.value.status, refused.value.code) == (401, "webhooks_disabled")
 
     unprepared = await connect()
     with pytest.raises(WebhookRefused) as refused:

@@ -1,7 +1,9 @@
-"""The Slack app manifest: structure, exactly the scopes deskhand uses, events and /desk."""
+"""The Slack app manifest: its structure, and exactly the scopes, events and commands the
+code needs, derived from the code (tests/support/slack_scopes.py), never hard-coded."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -9,20 +11,9 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-MANIFEST_PATH = Path(__file__).resolve().parents[2] / "manifest.yml"
+from tests.support import slack_scopes as needs
 
-EXPECTED_BOT_SCOPES = {
-    "chat:write",
-    "commands",
-    "channels:history",
-    "groups:history",
-    "reactions:write",
-    "users:read",
-    "users:read.email",
-    "usergroups:read",
-    "files:write",
-}
-EXPECTED_BOT_EVENTS = {"message.channels", "message.groups", "app_home_opened"}
+MANIFEST_PATH = Path(__file__).resolve().parents[2] / "manifest.yml"
 EVENTS_URL = "https://deskhand.example.com/slack/events"
 
 
@@ -87,26 +78,6 @@ def test_desk_slash_command(manifest: dict[str, Any]) -> None:
     assert desk["should_escape"] is False
 
 
-def test_bot_scopes_are_exactly_the_ones_used(manifest: dict[str, Any]) -> None:
-    scopes = manifest["oauth_config"]["scopes"]
-    assert set(scopes) == {"bot"}, "deskhand asks for no user scopes"
-    bot_scopes = scopes["bot"]
-    assert len(bot_scopes) == len(set(bot_scopes)), "a scope is listed twice"
-    assert set(bot_scopes) == EXPECTED_BOT_SCOPES
-
-
-@pytest.mark.parametrize("scope", ["chat:write.public", "app_mentions:read"])
-def test_scopes_deliberately_left_out(manifest: dict[str, Any], scope: str) -> None:
-    assert scope not in manifest["oauth_config"]["scopes"]["bot"]
-
-
-def test_event_subscriptions(manifest: dict[str, Any]) -> None:
-    events = manifest["settings"]["event_subscriptions"]
-    assert events["request_url"] == EVENTS_URL
-    assert len(events["bot_events"]) == len(set(events["bot_events"]))
-    assert set(events["bot_events"]) == EXPECTED_BOT_EVENTS
-
-
 def test_settings(manifest: dict[str, Any]) -> None:
     settings = manifest["settings"]
     assert settings["interactivity"]["is_enabled"] is True
@@ -123,3 +94,100 @@ def test_every_url_is_https(manifest: dict[str, Any]) -> None:
         parsed = urlparse(url)
         assert parsed.scheme == "https", url
         assert parsed.netloc, url
+
+
+def test_the_scan_finds_the_calls_it_must() -> None:
+    """A guard on the scan itself: it sees the methods deskhand is known to call."""
+    called = needs.calls()
+    for method in ("chat.postMessage", "chat.update", "users.info", "views.open"):
+        assert method in called, method
+    assert "bot/outbox/slack_effects.py" in called["chat.postMessage"]
+    assert needs.listened("command") == {"/desk"}
+
+
+def test_every_called_method_is_in_the_spec_or_accounted_for() -> None:
+    for method in needs.calls():
+        assert method in needs.spec_security() or method in needs.APP_TOKEN_METHODS, method
+
+
+def test_method_names_given_to_call_match_the_client_method() -> None:
+    """``call("users.info", client.users_info(...))``: the label is the method called."""
+    client = needs.client_methods()
+    checked = 0
+    for path, tree in needs.sources():
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            if node.func.id != "call" or len(node.args) < 2:
+                continue
+            request = node.args[1]
+            if (
+                isinstance(request, ast.Call)
+                and isinstance(request.func, ast.Attribute)
+                and request.func.attr in client
+            ):
+                assert needs.literal(node) == client[request.func.attr], f"{path}:{node.lineno}"
+                checked += 1
+    assert checked >= 10  # every Slack call in bot/ goes through call(...)
+
+
+def test_field_scopes_are_still_needed() -> None:
+    for method, (scope, reading) in needs.FIELD_SCOPES.items():
+        callers = needs.calls().get(method, set())
+        assert callers, f"{method} is no longer called: drop {scope}"
+        assert any(
+            reading in (needs.REPO / caller).read_text(encoding="utf-8") for caller in callers
+        ), f"nothing reads {reading} from {method} any more: drop {scope}"
+
+
+def test_the_manifest_asks_for_exactly_the_bot_scopes_needed(manifest: dict[str, Any]) -> None:
+    scopes = manifest["oauth_config"]["scopes"]
+    assert set(scopes) == {"bot"}, "deskhand asks for no user scopes"
+    asked = scopes["bot"]
+    assert len(asked) == len(set(asked)), "a scope is listed twice"
+    needed = needs.needed_bot_scopes()
+    unneeded = set(asked) - set(needed)
+    missing = {scope: sorted(needed[scope]) for scope in set(needed) - set(asked)}
+    assert not unneeded, f"the manifest asks for scopes nothing uses: {sorted(unneeded)}"
+    assert not missing, f"the manifest lacks scopes the code needs: {missing}"
+
+
+def test_the_manifest_subscribes_to_exactly_the_events_listened_to(
+    manifest: dict[str, Any],
+) -> None:
+    events = manifest["settings"]["event_subscriptions"]
+    assert events["request_url"] == EVENTS_URL
+    subscribed = events["bot_events"]
+    assert len(subscribed) == len(set(subscribed))
+    assert set(subscribed) == needs.needed_events()
+    assert set(subscribed) <= set(needs.EVENT_SCOPES), "add the event to EVENT_SCOPES"
+
+
+def test_the_manifest_declares_exactly_the_commands_listened_to(manifest: dict[str, Any]) -> None:
+    commands = {c["command"] for c in manifest["features"]["slash_commands"]}
+    assert commands == needs.listened("command")
+
+
+def test_no_direct_message_surface(manifest: dict[str, Any]) -> None:
+    """Why im:/mpim: scopes are not needed: the App Home has no messages tab."""
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is False
+
+
+@pytest.mark.parametrize(
+    ("method", "scopes"),
+    [
+        ("chat.postMessage", {"chat:write"}),
+        ("conversations.replies", {"channels:history", "groups:history"}),
+        ("users.info", {"users:read", "users:read.email"}),
+        ("views.open", set()),
+        ("files.upload", {"files:write"}),  # the spec's files:write:user, for a bot token
+    ],
+)
+def test_spec_scopes_are_translated_to_bot_scopes(method: str, scopes: set[str]) -> None:
+    assert needs.method_scopes(method) == scopes
+
+
+def test_the_scopes_are_documented() -> None:
+    operations = (needs.REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    for scope in needs.needed_bot_scopes():
+        assert f"`{scope}`" in operations, scope

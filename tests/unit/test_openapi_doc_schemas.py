@@ -1,7 +1,8 @@
 """docs/openapi.yaml: its schemas match the public contract (handoffs, customer messages).
 
 The limits pinned in `test_limits` are the numbers the webhook implementation enforces too;
-change both together.
+change both together. `test_every_text_field_documents_the_models_maximum` checks every
+string of every request schema against the pydantic model that parses it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
+from bot.approvals.payloads import ApprovalIn
+from bot.handoffs.payloads import CustomerMessageIn, HandoffIn
 from tests.support.openapi_doc import (
     CONTRACT_HANDOFF,
     MINIMAL_HANDOFF,
@@ -166,3 +170,65 @@ def test_limits(spec: dict[str, Any]) -> None:
     assert message["message_id"]["pattern"] == "^[A-Za-z0-9:_.-]{1,200}$"
     assert message["text"]["maxLength"] == 20000
     assert "1048576" in spec["components"]["responses"]["PayloadTooLarge"]["description"]
+
+
+# Each request body's schema, and the model that parses it.
+REQUEST_MODELS: list[tuple[str, type[BaseModel]]] = [
+    ("Handoff", HandoffIn),
+    ("CustomerMessage", CustomerMessageIn),
+    ("ApprovalRequest", ApprovalIn),
+]
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """Follow a ``$ref`` (``#/components/schemas/X`` or pydantic's ``#/$defs/X``), and
+    unwrap an optional (``anyOf`` with null) to the schema it allows."""
+    while True:
+        if "$ref" in schema:
+            node: Any = root
+            for part in schema["$ref"].lstrip("#/").split("/"):
+                node = node[part]
+            schema = node
+        elif "anyOf" in schema:
+            (schema,) = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        else:
+            return schema
+
+
+def _strings(
+    doc: dict[str, Any],
+    model: dict[str, Any],
+    roots: tuple[dict[str, Any], dict[str, Any]],
+    where: str,
+) -> list[tuple[str, Any, Any]]:
+    """(path, documented maxLength, model's maxLength) for every string in ``doc``;
+    ``roots``: the OpenAPI document and the model's JSON schema, for their references."""
+    doc, model = _resolve(doc, roots[0]), _resolve(model, roots[1])
+    found: list[tuple[str, Any, Any]] = []
+    if doc.get("type") == "string":
+        bounded_otherwise = "enum" in doc or doc.get("format") == "date-time"
+        if not bounded_otherwise:
+            found.append((where, doc.get("maxLength"), model.get("maxLength")))
+    for name, prop in (doc.get("properties") or {}).items():
+        assert name in model.get("properties", {}), f"{where}.{name} is not in the model"
+        found += _strings(prop, model["properties"][name], roots, f"{where}.{name}")
+    if "items" in doc:
+        found += _strings(doc["items"], model["items"], roots, f"{where}[]")
+    return found
+
+
+@pytest.mark.parametrize(("name", "model"), REQUEST_MODELS)
+def test_every_text_field_documents_the_models_maximum(
+    spec: dict[str, Any], name: str, model: type[BaseModel]
+) -> None:
+    doc = spec["components"]["schemas"][name]
+    strings = _strings(doc, model.model_json_schema(), (spec, model.model_json_schema()), name)
+    assert len(strings) >= 2, strings  # the walk reached the fields
+    for path, documented, enforced in strings:
+        assert documented is not None, f"{path} has no maxLength in docs/openapi.yaml"
+        assert documented == enforced, f"{path}: documented {documented}, enforced {enforced}"
+
+
+def test_path_ids_are_bounded(spec: dict[str, Any]) -> None:
+    for schema in ("HandoffId", "ApprovalRequestId"):
+        assert spec["components"]["schemas"][schema]["maxLength"] == 200

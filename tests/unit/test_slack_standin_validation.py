@@ -102,9 +102,9 @@ def test_spec_load_is_cached_and_has_the_methods() -> None:
     assert spec.operation("chat.frobnicate") is None
 
 
-def test_spec_path_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("DESKHAND_SPECS_DIR", str(tmp_path))
-    assert default_spec_path() == tmp_path / "slack_web_openapi_v2.json"
+def test_spec_is_the_copy_in_the_repository() -> None:
+    repository = Path(__file__).resolve().parents[2]
+    assert default_spec_path() == repository / "tests" / "specs" / "slack_web_openapi_v2.json"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,131 @@
+"""Sending hostile requests to the running app and checking each answer the same way.
+
+``HostileDesk.exchange`` sends one request and asserts what holds for every endpoint:
+no 5xx, a refusal is a documented JSON error, a refusal stores nothing, nothing is logged
+at error level. The caller says which answers the request may get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from integrations.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
+from tests.support.approvals_e2e import ApprovalHarness
+from tests.support.harness import WEBHOOK_SECRET, Harness
+from tests.support.hostile_checks import (
+    assert_error_body,
+    assert_healthy,
+    backend,
+    no_error_logs,
+    read_answer,
+    row_counts,
+    tally,
+    write_tally,
+)
+from tests.support.secret_scan import registry
+
+Headers = dict[str, str]
+Mutation = Callable[[Headers], Headers]
+
+
+def _set(name: str, value: str) -> Mutation:
+    return lambda headers: headers | {name: value}
+
+
+def _drop(name: str) -> Mutation:
+    return lambda headers: {k: v for k, v in headers.items() if k != name}
+
+
+# Broken signature headers: each one must get 401 (the dedicated header tests go further).
+DESKHAND_HEADER_MUTATIONS: dict[str, Mutation] = {
+    "timestamp --5": _set(TIMESTAMP_HEADER, "--5"),
+    "timestamp superscript two": _set(TIMESTAMP_HEADER, "²"),
+    "timestamp Arabic-Indic digits": _set(TIMESTAMP_HEADER, "\u0661\u0667" + "\u0660" * 8),
+    "timestamp 400 digits": _set(TIMESTAMP_HEADER, "9" * 400),
+    "timestamp fraction": _set(TIMESTAMP_HEADER, "1700000000.5"),
+    "timestamp empty": _set(TIMESTAMP_HEADER, ""),
+    "timestamp missing": _drop(TIMESTAMP_HEADER),
+    "signature non-ASCII": _set(SIGNATURE_HEADER, "v0=" + "é" * 64),
+    "signature upper-case hex": lambda h: h | {SIGNATURE_HEADER: h[SIGNATURE_HEADER].upper()},
+    "signature without v0=": lambda h: h | {SIGNATURE_HEADER: h[SIGNATURE_HEADER][3:]},
+    "signature twice": lambda h: (
+        h | {SIGNATURE_HEADER: h[SIGNATURE_HEADER] + "," + h[SIGNATURE_HEADER]}
+    ),
+    "signature empty": _set(SIGNATURE_HEADER, ""),
+    "signature missing": _drop(SIGNATURE_HEADER),
+}
+
+
+@asynccontextmanager
+async def hostile_desk(
+    desk: Harness, database_url: str, approvals: ApprovalHarness | None = None
+) -> AsyncIterator[HostileDesk]:
+    """``desk`` wrapped for hostile requests; checks health and writes the tally after."""
+    counter = create_async_engine(database_url)
+    try:
+        yield HostileDesk(desk, database_url, counter, approvals)
+        await assert_healthy(desk)
+        write_tally()
+    finally:
+        await counter.dispose()
+
+
+@dataclass
+class HostileDesk:
+    desk: Harness
+    database_url: str
+    counter: AsyncEngine  # reads the row counts
+    approvals: ApprovalHarness | None = None
+    # Requests answered 2xx, by key (the handoff_id, ...): their first answer.
+    accepted: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] | None = None  # rows after the last refusal
+
+    def signed(self, raw: bytes, content_type: str | None = "application/json") -> Headers:
+        headers = signed_headers(WEBHOOK_SECRET, raw, now=self.desk.clock.now().timestamp())
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        return headers
+
+    async def send(
+        self, method: str, path: str, raw: bytes | None, headers: Mapping[str, str]
+    ) -> tuple[int, Any]:
+        url = self.desk.url(path) if path.startswith("/") else path
+        async with self.desk.http.request(
+            method, url, data=raw, headers=dict(headers), skip_auto_headers=["Content-Type"]
+        ) as response:
+            return await read_answer(response)
+
+    async def exchange(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        raw: bytes | None,
+        headers: Mapping[str, str],
+        allowed: set[int] | frozenset[int],
+        *,
+        stores_on_success: bool = True,
+    ) -> tuple[int, Any]:
+        """Send one request; check the answer is in ``allowed`` (and what always holds)."""
+        before = self.counts or await row_counts(self.counter)
+        with no_error_logs() as logs:
+            status, body = await self.send(method, path, raw, headers)
+        leaked = registry.names_in(repr(logs) + repr(body))
+        assert leaked == [], f"{endpoint}: the answer or the logs hold {leaked}"
+        tally[(backend(self.database_url), endpoint, status)] += 1
+        assert status < 500, (endpoint, status, body)
+        assert status in allowed, (endpoint, status, body, sorted(allowed))
+        if status >= 400:
+            assert_error_body(status, body)
+        self.counts = None
+        if status >= 400 or not stores_on_success:
+            after = await row_counts(self.counter)
+            changed = {t: (before[t], after[t]) for t in before if before[t] != after[t]}
+            assert changed == {}, (endpoint, status, body, changed)
+            self.counts = after  # the next request's "before", unless something is accepted
+        return status, body
