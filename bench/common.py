@@ -220,6 +220,11 @@ def settings_for(database_url: str, slack_url: str, chatbot_url: str, **extra: A
         "DESKHAND_CHATBOT_CALLBACK_URL": chatbot_url,
         "DESKHAND_LEADS": LEAD,
         "DESKHAND_LOG_FORMAT": "json",
+        # These benches measure deskhand's own cost per delivery against a stand-in that
+        # answers at once and enforces nothing: pacing to Slack's real limits (one post a
+        # second per channel) would measure only the pacing, which tests/e2e/
+        # test_slack_pacing.py checks against a stand-in that enforces the limits.
+        "DESKHAND_SLACK_RATE_SCALE": 1000,
     }
     values.update(extra)
     return Settings.model_validate(values)

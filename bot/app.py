@@ -7,7 +7,6 @@ and routes on the objects built here); tests/unit/test_layers.py keeps it that w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +32,11 @@ from bot.metrics import Metrics
 from bot.notices import Notices
 from bot.outbox.alert_effects import AlertEffects
 from bot.outbox.chatbot_effects import ChatbotEffects
-from bot.outbox.dispatcher import OutboxDispatcher, RetryPolicy
+from bot.outbox.dispatcher import OutboxDispatcher
 from bot.outbox.home_effects import HomeEffects
 from bot.outbox.slack_effects import SlackEffects
 from bot.outbox.ticket_effects import TicketEffects
+from bot.outbox.wiring import build_dispatcher
 from bot.permissions import Permissions
 from bot.slack_api import call, make_slack_client
 from bot.slack_directory import SlackDirectory
@@ -52,6 +52,7 @@ from integrations.chatbot import ChatbotCallbacks, HttpChatbotCallbacks, NoChatb
 from integrations.errors import IntegrationError
 from integrations.http import HttpClient
 from integrations.payments.protocol import Payments
+from integrations.slack_pacing import SlackPacer
 from integrations.ticketing.protocol import Ticketing
 from storage.db import Database
 from storage.migrate import upgrade_database
@@ -230,7 +231,11 @@ def create_app(
     http = http or HttpClient(timeout=settings.http_timeout)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
     slack = make_slack_client(
-        token=token, base_url=str(settings.slack_api_url), timeout=settings.http_timeout
+        token=token,
+        base_url=str(settings.slack_api_url),
+        timeout=settings.http_timeout,
+        # Slack's published limits (integrations/slack_pacing.py), shared by every caller.
+        pacer=SlackPacer(scale=settings.slack_rate_scale),
     )
     permissions = Permissions(
         leads=settings.leads,
@@ -306,20 +311,13 @@ def create_app(
         metrics=metrics,
     )
     effects |= approval_effects
-    dispatcher = OutboxDispatcher(
+    dispatcher = build_dispatcher(
+        settings,
         db,
         effects,
         clock=clock,
         metrics=metrics,
-        policy=RetryPolicy(
-            max_attempts=settings.outbox_max_attempts,
-            base=settings.outbox_backoff_base,
-            cap=settings.outbox_backoff_max,
-        ),
-        # SQLite has one connection: more deliveries at once would only queue for it,
-        # and crowd the event loop that also answers Slack.
-        concurrency=4 if db.dialect == "sqlite" else 16,
-        lease=timedelta(seconds=settings.outbox_lease),
+        dead_letter_hooks=approvals.dead_letter_hooks,
     )
     db.set_outbox_listener(dispatcher.wake)
     lifecycle = HandoffLifecycle(

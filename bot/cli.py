@@ -1,4 +1,4 @@
-"""The `deskhand` command: run, demo, db upgrade."""
+"""The `deskhand` command: run, demo, db upgrade, outbox list/retry."""
 
 from __future__ import annotations
 
@@ -22,7 +22,31 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply pending migrations")
+    outbox = sub.add_parser("outbox", help="dead letters: list them, send them again")
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
+    listing = outbox_sub.add_parser("list", help="list deliveries given up on")
+    listing.add_argument("--dead", action="store_true", required=True, help="dead letters")
+    listing.add_argument("--json", action="store_true", help="one JSON object a line")
+    again = outbox_sub.add_parser("retry", help="queue dead letters again (due now)")
+    again.add_argument("ids", nargs="*", type=int, metavar="ID", help="dead letters' ids")
+    again.add_argument("--dead", action="store_true", help="every dead letter")
     return parser
+
+
+def outbox_command(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.outbox import operator
+
+    url = settings.database_url
+    if args.outbox_command == "list":
+        asyncio.run(operator.list_dead(url, as_json=args.json, say=print))
+        return 0
+    if bool(args.ids) == bool(args.dead):
+        print("deskhand: outbox retry takes either --dead or ids", file=sys.stderr)
+        return 2
+    outcome = asyncio.run(operator.retry(url, None if args.dead else list(args.ids)))
+    return operator.report_retry(
+        outcome, say=print, complain=lambda line: print(line, file=sys.stderr)
+    )
 
 
 def settle_garbage_collector() -> None:
@@ -74,9 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"deskhand: {exc}", file=sys.stderr)
         return 2
+    # The demo and the outbox commands print for a person (or a script reading stdout).
+    quiet = command in ("demo", "outbox")
     configure_logging(
-        level=settings.log_level if command != "demo" else "WARNING",
-        fmt=settings.log_format if command != "demo" else "console",
+        level="WARNING" if quiet else settings.log_level,
+        fmt="console" if quiet else settings.log_format,
     )
     if command == "demo" or (command == "run" and settings.demo_mode):
         if command == "run":
@@ -86,5 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "db":
         asyncio.run(db_upgrade(settings))
         return 0
+    if command == "outbox":
+        return outbox_command(args, settings)
     asyncio.run(serve(settings))
     return 0

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_api_url: AnyHttpUrl = Field(AnyHttpUrl("https://slack.com/api/"), alias="SLACK_API_URL")
     socket_stale_after: float = Field(60.0, alias="DESKHAND_SOCKET_STALE_AFTER", gt=0)
+    # How many times faster than Slack's published limits deskhand may call it: 1 for
+    # Slack itself; more only against a stand-in (tests, the demo) that enforces as much.
+    slack_rate_scale: float = Field(1.0, alias="DESKHAND_SLACK_RATE_SCALE", ge=1, le=1000)
 
     host: str = Field("0.0.0.0", alias="DESKHAND_HOST")  # noqa: S104 - a server listens on all interfaces
     port: int = Field(3000, alias="DESKHAND_PORT", ge=0, le=65535)
@@ -106,9 +109,19 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", alias="DESKHAND_LOG_LEVEL")
     log_format: Literal["json", "console"] = Field("json", alias="DESKHAND_LOG_FORMAT")
-    outbox_max_attempts: int = Field(12, alias="DESKHAND_OUTBOX_MAX_ATTEMPTS", ge=1)
     outbox_backoff_base: float = Field(2.0, alias="DESKHAND_OUTBOX_BACKOFF_BASE", gt=0)
-    outbox_backoff_max: float = Field(600.0, alias="DESKHAND_OUTBOX_BACKOFF_MAX", gt=0)
+    # The longest wait between two tries of a transient failure, Retry-After included.
+    outbox_retry_cap: float = Field(300.0, alias="DESKHAND_OUTBOX_RETRY_CAP", gt=0)
+    # A delivery still failing transiently this long after it first fell due is dead.
+    outbox_give_up_after: float = Field(172800.0, alias="DESKHAND_OUTBOX_GIVE_UP_AFTER", gt=0)
+    # Replaced variables, read only to refuse them (see _replaced_variables): a setting
+    # that silently stopped working would be worse than a start-up that names its successor.
+    removed_outbox_max_attempts: str | None = Field(
+        None, alias="DESKHAND_OUTBOX_MAX_ATTEMPTS", exclude=True, repr=False
+    )
+    removed_outbox_backoff_max: str | None = Field(
+        None, alias="DESKHAND_OUTBOX_BACKOFF_MAX", exclude=True, repr=False
+    )
     outbox_poll_interval: float = Field(2.0, alias="DESKHAND_OUTBOX_POLL_INTERVAL", gt=0)
     # How long a claimed delivery is held; a crashed process's rows come back after it.
     outbox_lease: float = Field(120.0, alias="DESKHAND_OUTBOX_LEASE", gt=0)
@@ -136,6 +149,23 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
+
+    @model_validator(mode="after")
+    def _replaced_variables(self) -> Settings:
+        replaced = {
+            "DESKHAND_OUTBOX_MAX_ATTEMPTS": (
+                self.removed_outbox_max_attempts,
+                "DESKHAND_OUTBOX_GIVE_UP_AFTER (seconds after a delivery first fell due)",
+            ),
+            "DESKHAND_OUTBOX_BACKOFF_MAX": (
+                self.removed_outbox_backoff_max,
+                "DESKHAND_OUTBOX_RETRY_CAP (seconds)",
+            ),
+        }
+        for old, (value, new) in replaced.items():
+            if value is not None:
+                raise ValueError(f"{old} is no longer supported: set {new} instead")
+        return self
 
     @model_validator(mode="after")
     def _slack_pair(self) -> Settings:

@@ -23,6 +23,7 @@ from bot.desk_command import (
 from bot.errors import NotFound
 from bot.handoffs.lifecycle import Actor, HandoffLifecycle
 from bot.outbox.kinds import OutboxKind
+from bot.outbox.operator import dead_letter_mrkdwn
 from bot.text import escape_mrkdwn, truncate
 from storage.db import Database
 from storage.fallbacks import DEAD, PENDING, FallbackEntry
@@ -116,12 +117,8 @@ class DeskService:
             lines.append("Tickets given up on (each alert in the channel has a *Retry* button):")
             lines += [_fallback_line(e, self._clock.now()) for e in tickets]
         if rows:
-            lines.append("Deliveries given up on:")
-            lines += [
-                f"• `{r.kind}` #{r.id} after {r.attempts} attempts: "
-                f"{escape_mrkdwn(truncate(r.last_error or 'no error recorded', 200))}"
-                for r in rows
-            ]
+            lines.append("Deliveries given up on (`deskhand outbox retry ID` sends one again):")
+            lines += [dead_letter_mrkdwn(r) for r in rows]
         return "\n".join(lines)
 
     async def open_handoffs_text(self) -> str:

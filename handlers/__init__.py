@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from handlers import health
+from handlers.expect import refuse_other_methods
 from handlers.slack import install as install_slack
 from handlers.webhooks import install as install_webhooks
 from handlers.webhooks.common import error_middleware, metrics_middleware, serving_middleware
@@ -21,3 +22,4 @@ def install(app: Deskhand) -> None:
     install_slack(app)
     install_webhooks(app)
     health.install(app)
+    refuse_other_methods(app.web)

@@ -8,6 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.jobs import update_gauges
+from handlers.expect import add_route
 
 if TYPE_CHECKING:
     from bot.app import Deskhand
@@ -32,6 +33,6 @@ def install(app: Deskhand) -> None:
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 
-    app.web.router.add_get("/healthz", healthz)
-    app.web.router.add_get("/readyz", readyz)
-    app.web.router.add_get("/metrics", metrics)
+    add_route(app.web, "GET", "/healthz", healthz)
+    add_route(app.web, "GET", "/readyz", readyz)
+    add_route(app.web, "GET", "/metrics", metrics)

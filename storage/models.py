@@ -130,6 +130,15 @@ class OutboxRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
+    # When the row first fell due (restarted by an operator's retry): the give-up clock.
+    # Nullable for rows written without it (created_at stands in, storage/outbox.py).
+    first_due_at: Mapped[datetime | None]
+    # Transient failures that advance the backoff (a 429 does not).
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Why a pending row waits after a failure: "outage" (its destination failed: due again
+    # as soon as the destination answers), "crash" (its effect raised: due again on
+    # start-up), "rate_limit" (a 429: its Retry-After stands); None when not failing.
+    wait_reason: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),

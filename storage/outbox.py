@@ -1,8 +1,9 @@
 """The transactional outbox: rows written with a state change, delivered after commit.
 
-Attempts are counted when a row is claimed, so a row that crashes its process still
-reaches the dead-letter limit. A claim is a lease: a crashed worker's rows come back
-once the lease runs out.
+Attempts are counted when a row is claimed (effects look for an earlier attempt's
+output on any attempt after the first). A claim is a lease: a crashed worker's rows come
+back once the lease runs out. A row is given up on by time, from `first_due_at`
+(bot/outbox/dispatcher.py), never for a number of attempts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from storage.models import OutboxRow
 from storage.upsert import insert_ignore_many, insert_ignore_statement
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
+# Why a pending row waits after a failure (OutboxRow.wait_reason).
+OUTAGE, CRASH, RATE_LIMIT = "outage", "crash", "rate_limit"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,9 @@ class OutboxMessage:
     attempts: int
     created_at: datetime
     claim: str
+    # The give-up clock starts here; transient failures so far (the backoff exponent).
+    first_due_at: datetime
+    failures: int = 0
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,8 @@ class DeadLetter:
     idempotency_key: str
     attempts: int
     last_error: str | None
-    updated_at: datetime
+    updated_at: datetime  # when it became a dead letter
+    first_due_at: datetime | None = None
 
 
 class OutboxBuffer:
@@ -81,6 +88,9 @@ class OutboxBuffer:
                 "status": PENDING,
                 "attempts": 0,
                 "next_attempt_at": not_before or now,
+                "first_due_at": not_before or now,
+                "failures": 0,
+                "wait_reason": None,
                 "created_at": now,
                 "updated_at": now,
                 "locked_by": None,
@@ -176,6 +186,8 @@ class OutboxRepository(OutboxBuffer):
                 attempts=row.attempts,
                 created_at=row.created_at,
                 claim=claim,
+                first_due_at=row.first_due_at or row.created_at,
+                failures=row.failures,
             )
             for row in rows
         ]
@@ -195,6 +207,7 @@ class OutboxRepository(OutboxBuffer):
                 status=DONE,
                 done_at=now,
                 last_error=None,
+                wait_reason=None,
                 locked_by=None,
                 locked_until=None,
                 updated_at=now,
@@ -203,14 +216,29 @@ class OutboxRepository(OutboxBuffer):
         )
 
     async def mark_retry(
-        self, message: OutboxMessage, *, now: datetime, next_attempt_at: datetime, error: str
+        self,
+        message: OutboxMessage,
+        *,
+        now: datetime,
+        next_attempt_at: datetime,
+        error: str,
+        reason: str = OUTAGE,
+        counts: bool = True,
     ) -> bool:
+        """Try again at ``next_attempt_at``; ``counts``: the failure advances the backoff
+        (a 429 does not); ``reason``: what may make the row due earlier (wait_reason)."""
         return await self._finish(
-            message, now=now, status=PENDING, next_attempt_at=next_attempt_at, last_error=error
+            message,
+            now=now,
+            status=PENDING,
+            next_attempt_at=next_attempt_at,
+            last_error=error,
+            wait_reason=reason,
+            failures=message.failures + int(counts),
         )
 
     async def mark_dead(self, message: OutboxMessage, *, now: datetime, error: str) -> bool:
-        return await self._finish(message, now=now, status=DEAD, last_error=error)
+        return await self._finish(message, now=now, status=DEAD, last_error=error, wait_reason=None)
 
     async def defer(self, message: OutboxMessage, *, now: datetime, until: datetime) -> bool:
         """Not ready yet (waiting on another row): try later without spending an attempt."""
@@ -220,7 +248,30 @@ class OutboxRepository(OutboxBuffer):
             status=PENDING,
             next_attempt_at=until,
             attempts=OutboxRow.attempts - 1,
+            wait_reason=None,
         )
+
+    async def bring_forward(
+        self, *, now: datetime, reasons: tuple[str, ...], kinds: tuple[str, ...] | None = None
+    ) -> int:
+        """Rows waiting after a failure for one of ``reasons`` (of ``kinds``, or all) are
+        due now: their destination answers again, or the bot restarted. One statement;
+        a row being delivered (locked) is left to its worker."""
+        await self.flush()
+        stmt = update(OutboxRow).where(
+            OutboxRow.status == PENDING,
+            OutboxRow.wait_reason.in_(list(reasons)),
+            OutboxRow.next_attempt_at > now,
+            OutboxRow.locked_by.is_(None),
+        )
+        if kinds is not None:
+            stmt = stmt.where(OutboxRow.kind.in_(list(kinds)))
+        result = await self._session.execute(
+            stmt.values(next_attempt_at=now).execution_options(synchronize_session=False)
+        )
+        moved = int(getattr(result, "rowcount", 0) or 0)
+        self.added += moved
+        return moved
 
     async def _finish(self, message: OutboxMessage, *, now: datetime, **values: Any) -> bool:
         result = await self._session.execute(
@@ -246,29 +297,73 @@ class OutboxRepository(OutboxBuffer):
             pending=counts.get(PENDING, 0), dead=counts.get(DEAD, 0), oldest_pending_at=oldest
         )
 
-    async def dead_letters(self, *, limit: int = 20) -> list[DeadLetter]:
+    async def count_queued(self, kind: str, *, since: datetime) -> int:
+        """Rows of ``kind`` queued from ``since`` on, whatever became of them."""
         await self.flush()
-        rows = await self._session.scalars(
-            select(OutboxRow)
-            .where(OutboxRow.status == DEAD)
-            .order_by(OutboxRow.updated_at.desc())
-            .limit(limit)
+        count = await self._session.scalar(
+            select(func.count())
+            .select_from(OutboxRow)
+            .where(OutboxRow.kind == kind, OutboxRow.created_at >= since)
         )
+        return int(count or 0)
+
+    async def dead_letters(
+        self, *, limit: int | None = 20, since: datetime | None = None
+    ) -> list[DeadLetter]:
+        """Dead letters, the most recent first; ``since``: those that died from then on."""
+        await self.flush()
+        stmt = select(OutboxRow).where(OutboxRow.status == DEAD)
+        if since is not None:
+            stmt = stmt.where(OutboxRow.updated_at >= since)
+        stmt = stmt.order_by(OutboxRow.updated_at.desc(), OutboxRow.id.desc())
+        rows = await self._session.scalars(stmt if limit is None else stmt.limit(limit))
         return [
-            DeadLetter(r.id, r.kind, r.idempotency_key, r.attempts, r.last_error, r.updated_at)
+            DeadLetter(
+                r.id,
+                r.kind,
+                r.idempotency_key,
+                r.attempts,
+                r.last_error,
+                r.updated_at,
+                r.first_due_at or r.created_at,
+            )
             for r in rows
         ]
 
+    async def statuses(self, row_ids: list[int]) -> dict[int, str]:
+        """The status of each of ``row_ids`` that exists."""
+        rows = await self._session.execute(
+            select(OutboxRow.id, OutboxRow.status).where(OutboxRow.id.in_(row_ids))
+        )
+        return {row_id: status for row_id, status in rows}
+
     async def revive(self, row_id: int, *, now: datetime) -> bool:
         """Send a dead letter round again (an operator's manual retry)."""
+        return bool(await self.revive_many([row_id], now=now))
+
+    async def revive_many(self, row_ids: list[int] | None, *, now: datetime) -> list[int]:
+        """Queue dead letters again (``None``: every one): pending, due now, the give-up
+        clock and the backoff restarted. A compare-and-set on status: a row that is not
+        dead is left alone (it is not in the answer). Attempts are kept, so effects still
+        look for what an earlier attempt may have done before doing it again."""
+        await self.flush()
+        stmt = update(OutboxRow).where(OutboxRow.status == DEAD)
+        if row_ids is not None:
+            stmt = stmt.where(OutboxRow.id.in_(row_ids))
         result = await self._session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == row_id, OutboxRow.status == DEAD)
-            .values(status=PENDING, attempts=0, next_attempt_at=now, updated_at=now)
+            stmt.values(
+                status=PENDING,
+                next_attempt_at=now,
+                first_due_at=now,
+                failures=0,
+                wait_reason=None,
+                updated_at=now,
+            )
+            .returning(OutboxRow.id)
             .execution_options(synchronize_session=False)
         )
-        revived = bool(getattr(result, "rowcount", 0))
-        self.added += int(revived)
+        revived = sorted(result.scalars())
+        self.added += len(revived)
         return revived
 
     async def prune(self, *, done_before: datetime) -> int:

@@ -3,6 +3,7 @@ retry after a crash or a timeout return the first refund, never a second one."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -12,6 +13,7 @@ from bot.approvals.payloads import ApprovalStatus
 from bot.approvals.records import Step, record, tell_agent
 from bot.clock import Clock
 from bot.metrics import Metrics
+from bot.outbox.dead_letters import DeadLetterCause
 from integrations.payments.protocol import (
     PaymentRejected,
     Payments,
@@ -21,6 +23,7 @@ from integrations.payments.protocol import (
 )
 from storage.db import Database
 from storage.outbox import OutboxMessage
+from storage.uow import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -83,19 +86,56 @@ class RefundExecution:
     ) -> None:
         now = self._clock.now()
         async with self._db.uow() as uow:
-            won = await uow.approvals.transition(
-                request_id,
-                from_statuses=[A],
-                values={"status": status.value, "result": result, "updated_at": now},
-            )
-            if not won:
+            if not await self._reach(uow, request_id, status, result, detail=detail, now=now):
                 return
-            approval = await uow.approvals.get(request_id, fresh=True)
-            assert approval is not None
-            await record(uow, approval, status.value, PAYMENTS, now=now, detail=detail)
-            await tell_agent(uow, approval, now=now)
             await uow.commit()
         self._metrics.approvals.labels(status.value).inc()
+
+    async def dead_letter(
+        self, uow: UnitOfWork, message: OutboxMessage, cause: DeadLetterCause
+    ) -> None:
+        """The refund row became a dead letter (bot/outbox/dead_letters.py): the request
+        is `failed`, as on a provider's refusal, in the dead letter's transaction; its
+        message is rebuilt and the agent told once (the status is a compare-and-set)."""
+        request_id = message.payload["request_id"]
+        code = "payments_unavailable" if cause.gave_up else "payments_refused"
+        error = {"code": code, "message": cause.error[:500]}
+        if await self._reach(
+            uow,
+            request_id,
+            ApprovalStatus.FAILED,
+            {"error": error},
+            detail=f"{code}: {cause.error[:300]}",
+            now=cause.at,
+        ):
+            log.warning("refund.dead_letter", request_id=request_id, code=code)
+            self._metrics.refunds.labels(self._payments.system, "dead_letter").inc()
+            self._metrics.approvals.labels(ApprovalStatus.FAILED.value).inc()
+
+    async def _reach(
+        self,
+        uow: UnitOfWork,
+        request_id: str,
+        status: ApprovalStatus,
+        result: dict[str, Any],
+        *,
+        detail: str | None,
+        now: datetime,
+    ) -> bool:
+        """Move an approved request to ``status``, audited, its message rebuilt and the
+        agent told; False when it is no longer approved (nothing written)."""
+        won = await uow.approvals.transition(
+            request_id,
+            from_statuses=[A],
+            values={"status": status.value, "result": result, "updated_at": now},
+        )
+        if not won:
+            return False
+        approval = await uow.approvals.get(request_id, fresh=True)
+        assert approval is not None
+        await record(uow, approval, status.value, PAYMENTS, now=now, detail=detail)
+        await tell_agent(uow, approval, now=now)
+        return True
 
 
 def _result(refund: RefundResult, *, partial: bool) -> dict[str, Any]:

@@ -38,13 +38,23 @@ class FormContext:
 
     @classmethod
     def load(cls, raw: str) -> FormContext:
-        data = json.loads(raw)
-        return cls(
-            request_id=str(data["r"]),
-            channel=data.get("c"),
-            currency=str(data["cur"]),
-            amount_minor=int(data["a"]),
-        )
+        """What ``dump`` wrote; ValueError for anything else (a forged submission)."""
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise ValueError("the form's context is not JSON") from exc
+        fields = data if isinstance(data, dict) else {}
+        request_id, channel = fields.get("r"), fields.get("c")
+        currency, amount = fields.get("cur"), fields.get("a")
+        if not (
+            isinstance(request_id, str)
+            and (channel is None or isinstance(channel, str))
+            and isinstance(currency, str)
+            and isinstance(amount, int)
+            and not isinstance(amount, bool)
+        ):
+            raise ValueError("the form's context is not the one deskhand wrote")
+        return cls(request_id=request_id, channel=channel, currency=currency, amount_minor=amount)
 
 
 def field_value(values: dict[str, Any], block: ApprovalBlock) -> str:

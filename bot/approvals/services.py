@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -17,6 +17,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.outbox.approval_effects import ApprovalEffects
+from bot.outbox.dead_letters import DeadLetterHook
 from bot.outbox.slack_effects import SlackEffects
 from bot.permissions import Permissions
 from integrations.chatbot import ChatbotCallbacks
@@ -35,6 +36,8 @@ class ApprovalServices:
     expiry: ApprovalExpiry
     queries: ApprovalQueries
     payments: Payments
+    # Run with a dead letter of these kinds, in its transaction (bot/outbox/dead_letters.py).
+    dead_letter_hooks: dict[str, DeadLetterHook] = field(default_factory=dict)
 
 
 def build_approvals(
@@ -59,15 +62,7 @@ def build_approvals(
     decisions = ApprovalDecisions(
         db, clock=clock, metrics=metrics, permissions=permissions, policy=policy
     )
-    services = ApprovalServices(
-        requests=ApprovalRequests(db, clock=clock, metrics=metrics, policy=policy),
-        decisions=decisions,
-        forms=ApprovalForms(slack, decisions),
-        expiry=ApprovalExpiry(db, clock=clock, metrics=metrics, backup_approvers=backups),
-        queries=ApprovalQueries(db, backup_approvers=backups),
-        payments=payments,
-    )
-    effects = ApprovalEffects(
+    approval_effects = ApprovalEffects(
         db,
         slack,
         slack_effects,
@@ -75,8 +70,17 @@ def build_approvals(
         agent,
         channel=settings.approval_channel,
         backup_approvers=backups,
-    ).effects()
-    return services, effects
+    )
+    services = ApprovalServices(
+        requests=ApprovalRequests(db, clock=clock, metrics=metrics, policy=policy),
+        decisions=decisions,
+        forms=ApprovalForms(slack, decisions),
+        expiry=ApprovalExpiry(db, clock=clock, metrics=metrics, backup_approvers=backups),
+        queries=ApprovalQueries(db, backup_approvers=backups),
+        payments=payments,
+        dead_letter_hooks=approval_effects.dead_letter_hooks(),
+    )
+    return services, approval_effects.effects()
 
 
 def build_payments(settings: Settings, http: HttpClient) -> Payments:

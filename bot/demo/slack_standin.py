@@ -5,7 +5,8 @@ Used by the local demo and by tests. Point slack_sdk at it with
 plausible workspace (channels, messages with unique increasing ``ts``, threads, reactions,
 ephemerals, users, user groups, views, uploaded files; see :mod:`bot.demo.slack_state`,
 served by the methods in :mod:`bot.demo.slack_methods`), records every call, reports
-contract violations, and can be told to fail.
+contract violations, can be told to fail, and can enforce Slack's rate limits
+(``enforce_limits``, :mod:`bot.demo.slack_limits`: HTTP 429 with ``Retry-After``).
 
 Behaviour, as Slack does it: errors are HTTP 200 ``{"ok": false, "error": code}``; the
 token comes as ``Authorization: Bearer`` (or a ``token`` field); arguments come from the
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import copy
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -27,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.demo.slack_limits import SlackLimits
 from bot.demo.slack_methods import HANDLERS
 from bot.demo.slack_state import JSONDict, SlackError, SlackState
 
@@ -91,6 +94,7 @@ class SlackStandIn:
         self._lost: dict[str, int] = {}
         self._delay = 0.0
         self._runner: web.AppRunner | None = None
+        self.limits: SlackLimits | None = None  # enforce_limits() turns them on
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -188,6 +192,13 @@ class SlackStandIn:
     def come_back(self) -> None:
         self._down = False
 
+    def enforce_limits(
+        self, *, scale: float = 1.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> SlackLimits:
+        """Answer 429 past Slack's limits, ``scale`` times faster; ``limits.refusals``."""
+        self.limits = SlackLimits(scale=scale, monotonic=monotonic)
+        return self.limits
+
     def slow(self, seconds: float) -> None:
         """Wait ``seconds`` before answering each call (0 turns it off)."""
         self._delay = max(0.0, seconds)
@@ -272,6 +283,9 @@ class SlackStandIn:
         failure = self._take_failure(method)
         if failure is not None:
             return _answer(call, failure.status, failure.error, failure.retry_after)
+        limited = self.limits.check(method, args) if self.limits is not None else None
+        if limited is not None:
+            return _answer(call, 429, None, limited)
         error = body_error or self._auth_error(
             method, request.headers.get("Authorization", ""), token
         )

@@ -30,6 +30,19 @@ async def refresh_message(uow: WritesOutbox, handoff: Handoff, *, now: datetime)
     )
 
 
+async def thread_transcript(uow: WritesOutbox, handoff: Handoff, *, now: datetime) -> None:
+    """The whole conversation in the thread, for a message too small to hold it. Queued with
+    the first post (the transcript never changes), so it follows the post and goes before
+    anything written in the thread later, an outage in between or not."""
+    await uow.outbox.add(
+        OutboxKind.SLACK_TRANSCRIPT,
+        {"handoff_id": handoff.handoff_id},
+        key=f"transcript:{handoff.handoff_id}",
+        ordering_key=slack_order(handoff.handoff_id),
+        now=now,
+    )
+
+
 async def post_in_thread(
     uow: UnitOfWork, handoff: Handoff, message: dict[str, Any], *, key: str, now: datetime
 ) -> None:

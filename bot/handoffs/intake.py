@@ -16,7 +16,7 @@ from bot.customer_messages import CustomerMessages, MessageKey
 from bot.errors import Conflict, DeskhandError, NotFound
 from bot.handoffs import blocks, effects
 from bot.handoffs.group_commit import GroupCommit
-from bot.handoffs.mapping import reference_for
+from bot.handoffs.mapping import reference_for, to_view
 from bot.handoffs.payloads import PUBLIC_ID_PATTERN, CustomerMessageIn, HandoffIn
 from bot.handoffs.view import HandoffStatus
 from bot.metrics import Metrics
@@ -207,6 +207,8 @@ class HandoffIntake:
         handoff = Handoff(**values)
         now = values["created_at"]
         await effects.refresh_message(rows, handoff, now=now)
+        if blocks.transcript_needs_thread(to_view(handoff)):
+            await effects.thread_transcript(rows, handoff, now=now)
         await effects.ticket_operation(
             rows, handoff, OutboxKind.TICKET_CREATE, {}, key="create", now=now
         )

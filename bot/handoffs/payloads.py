@@ -4,10 +4,11 @@ Every text field is ``Bounded``: its documented maximum, and NUL stored as U+FFF
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
+from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field, UrlConstraints
 
 from bot.bounded import Bounded
 from bot.handoffs.view import Priority
@@ -18,6 +19,20 @@ PublicId = Annotated[str, Bounded(PUBLIC_ID, min_length=1, pattern=PUBLIC_ID_PAT
 SUMMARY = 5_000
 TEXT = 20_000  # a transcript turn, a customer message
 SHORT_TEXT = 1_000  # intent, an evidence title, a suggested question
+# RFC 3339, as docs/openapi.yaml says: a string with its offset. pydantic alone would also
+# take a unix number or a time without an offset, which the document does not allow.
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def _rfc3339(value: object) -> object:
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with its offset, like 2026-01-05T08:58:00Z")
+    return value
+
+
+Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339)]
 Reason = Literal[
     "no_evidence", "conflict", "low_confidence", "missing_entitlement", "customer_request", "other"
 ]
@@ -36,14 +51,14 @@ class Customer(_Strict):
 class Turn(_Strict):
     role: Literal["customer", "bot"]
     text: Annotated[str, Bounded(TEXT)]
-    at: datetime | None = None
+    at: Rfc3339 | None = None
 
 
 class Evidence(_Strict):
     title: Annotated[str, Bounded(SHORT_TEXT, min_length=1)]
     url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)] | None = None
     score: Annotated[float, Field(ge=0, le=1)] | None = None
-    retrieved_at: datetime | None = None
+    retrieved_at: Rfc3339 | None = None
 
 
 class HandoffIn(_Strict):
@@ -69,4 +84,4 @@ class HandoffIn(_Strict):
 class CustomerMessageIn(_Strict):
     message_id: PublicId
     text: Annotated[str, Bounded(TEXT, min_length=1)]
-    at: datetime | None = None
+    at: Rfc3339 | None = None

@@ -11,6 +11,7 @@ from bot.approvals import blocks
 from bot.approvals.execution import RefundExecution
 from bot.approvals.mapping import approval_marker, to_view
 from bot.approvals.view import ApprovalView
+from bot.outbox.dead_letters import DeadLetterHook
 from bot.outbox.dispatcher import NotReady, Permanent
 from bot.outbox.kinds import OutboxKind
 from bot.outbox.slack_effects import SlackEffects
@@ -49,6 +50,11 @@ class ApprovalEffects:
             OutboxKind.PAYMENT_REFUND: self._execution.run,
             OutboxKind.AGENT_CALLBACK: self.agent_callback,
         }
+
+    def dead_letter_hooks(self) -> dict[str, DeadLetterHook]:
+        """Run with a dead letter of these kinds, in its transaction: a refund given up
+        on (or refused outright) is `failed`, its message says so, the agent hears it."""
+        return {OutboxKind.PAYMENT_REFUND: self._execution.dead_letter}
 
     async def _view(self, request_id: str) -> tuple[Approval, ApprovalView, tuple[str, str] | None]:
         """The request as stored, and its handoff's Slack thread when there is one."""

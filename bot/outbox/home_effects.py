@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.home import home_view
 from bot.outbox.kinds import OutboxKind
 from bot.slack_api import call
 from bot.tickets.agents import AgentProfiles
+from integrations.errors import Rejected
 from storage.db import Database
 from storage.outbox import OutboxMessage
+
+log = structlog.get_logger(__name__)
 
 
 class HomeEffects:
@@ -33,4 +37,9 @@ class HomeEffects:
         if available:
             # How the ticketing system knows them: the e-mail of an agent who just came
             # in, so assignments made there can be matched to them (bot/tickets/sync.py).
-            await self._profiles.refresh(user_id)
+            try:
+                await self._profiles.refresh(user_id)
+            except Rejected as exc:
+                # Slack knows no such user (user_not_found): the Home is published, and
+                # there is no e-mail to match. Refused again would change nothing.
+                log.warning("home.profile_refused", user_id=user_id, error=str(exc))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
@@ -16,13 +17,15 @@ from bot.handoffs import blocks
 from bot.handoffs.mapping import message_marker, to_view
 from bot.outbox.dispatcher import NotReady, Permanent
 from bot.outbox.kinds import OutboxKind, slack_order
-from bot.slack_api import call
-from integrations.errors import Rejected
+from bot.slack_api import call, maybe_applied
+from integrations.errors import Rejected, Unavailable
 from storage.db import Database
 from storage.models import Handoff
 from storage.outbox import OutboxMessage
 
 SEARCH_PAGES = 5
+
+log = structlog.get_logger(__name__)
 
 
 def _slack_ts(when: datetime) -> str:
@@ -119,6 +122,8 @@ class SlackEffects:
         async with self._db.uow() as uow:
             await uow.handoffs.update(handoff_id, {"slack_channel": channel, "slack_ts": ts})
             if blocks.transcript_needs_thread(view):
+                # Queued at intake (bot/handoffs/effects.py, the same key: ignored here);
+                # this covers a handoff taken in by a release that queued it only now.
                 await uow.outbox.add(
                     OutboxKind.SLACK_TRANSCRIPT,
                     {"handoff_id": handoff_id},
@@ -155,7 +160,20 @@ class SlackEffects:
         args: dict[str, Any] = {"channel": p["channel"], "user": p["user"], "text": p["text"]}
         if p.get("thread_ts"):
             args["thread_ts"] = p["thread_ts"]
-        await call("chat.postEphemeral", self._client.chat_postEphemeral(**args))
+        try:
+            await call("chat.postEphemeral", self._client.chat_postEphemeral(**args))
+        except Unavailable as exc:
+            if not maybe_applied(exc):
+                raise
+            # Slack may have shown it already, and an ephemeral cannot be looked up before
+            # showing it again: a hint shown once or not at all beats one shown per retry.
+            log.warning(
+                "slack.ephemeral_maybe_shown",
+                outbox_id=message.id,
+                channel=p["channel"],
+                user=p["user"],
+                error=str(exc),
+            )
 
     async def reaction(self, message: OutboxMessage) -> None:
         p = message.payload

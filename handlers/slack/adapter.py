@@ -9,22 +9,37 @@ Mode Slack's requests arrive over the socket only, so this route acts on nothing
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.logger.messages import warning_unhandled_request
+from slack_bolt.request import payload_utils
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from handlers.expect import add_route
 from handlers.slack.envelopes import malformed
 from handlers.webhooks.common import WebhookError, error_response, read_body
 from integrations.verification import SLACK, require_secret
+from storage.limits import clean_text
 
 if TYPE_CHECKING:
     from bot.app import Deskhand
 
 # Headers that steer Bolt itself (lazy listeners): never taken from the outside.
 _BOLT_INTERNAL = "x-slack-bolt-"
+# The views of a payload Bolt builds for every listener it tries (its kwargs).
+_BOLT_PROJECTIONS: tuple[Callable[[dict[str, Any]], object], ...] = (
+    payload_utils.to_options,
+    payload_utils.to_shortcut,
+    payload_utils.to_action,
+    payload_utils.to_view,
+    payload_utils.to_command,
+    payload_utils.to_event,
+    payload_utils.to_message,
+    payload_utils.to_step,
+)
 
 
 def _kind(payload: dict[str, object]) -> str:
@@ -47,16 +62,38 @@ def _bolt_request(request: web.Request, body: bytes) -> AsyncBoltRequest:
     }
     try:
         bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
+        # What the listeners read is storable as the contract says (NUL and lone
+        # surrogates as U+FFFD), as in deskhand's own webhooks.
+        payload = _storable(bolt_request.body)
     except Exception as exc:
         # Bolt's parser raises whatever the body provokes (bad JSON in payload=, a JSON
         # array where an object belongs, nesting too deep): the sender's fault, not ours.
         raise WebhookError(422, "invalid_payload", "The body is not a Slack payload.") from exc
-    if not isinstance(bolt_request.body, dict):
+    if not isinstance(payload, dict):
         raise WebhookError(422, "invalid_payload", "The body is not a Slack payload.")
-    reason = malformed(bolt_request.body)
+    reason = malformed(payload)
     if reason is not None:
         raise WebhookError(422, "invalid_payload", f"The body is not a Slack payload: {reason}.")
+    bolt_request.body = payload  # the listeners read only the body (not Bolt's context)
+    try:
+        for project in _BOLT_PROJECTIONS:  # what Bolt computes for every listener it tries
+            project(payload)
+        warning_unhandled_request(bolt_request)  # what it logs when none handles it
+    except Exception as exc:
+        # e.g. a view without its type, block_actions without an action: Bolt's own
+        # routing would raise outside any listener, into a 500.
+        raise WebhookError(422, "invalid_payload", "The body is not a Slack payload.") from exc
     return bolt_request
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
 
 
 def _refusal(status: int) -> web.Response:
@@ -77,7 +114,7 @@ def install(app: Deskhand) -> None:
                 404, "not_found", "deskhand uses Socket Mode: Slack's requests come over it."
             )
 
-        app.web.router.add_post("/slack/events", socket_mode_only)
+        add_route(app.web, "POST", "/slack/events", socket_mode_only)
         return
 
     signing_secret = app.settings.slack_signing_secret
@@ -100,4 +137,4 @@ def install(app: Deskhand) -> None:
         )
         return response
 
-    app.web.router.add_post("/slack/events", slack_events)
+    add_route(app.web, "POST", "/slack/events", slack_events)

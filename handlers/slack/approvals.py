@@ -13,6 +13,7 @@ from bot.approvals.actions import ApprovalAction, ApprovalBlock, ApprovalModal
 from bot.approvals.forms import FormContext, field_value, read_partial_amount
 from bot.approvals.payloads import ApprovalStatus
 from bot.approvals.records import Step
+from bot.errors import DeskhandError
 from handlers.slack.errors import report
 
 if TYPE_CHECKING:
@@ -31,6 +32,15 @@ def _step(body: dict[str, Any], source: str) -> Step:
     user = body["user"]
     name = user.get("name") or user.get("username")
     return Step(source=f"slack:{source}", actor_id=user["id"], actor_name=name)
+
+
+def _context(view: dict[str, Any]) -> FormContext:
+    """The form's context as deskhand wrote it; a refusal, not a crash, for any other
+    private_metadata (a forged submission)."""
+    try:
+        return FormContext.load(view["private_metadata"])
+    except ValueError as exc:
+        raise DeskhandError("This form is out of date: open it again from the message.") from exc
 
 
 def _channel(body: dict[str, Any]) -> str | None:
@@ -91,7 +101,7 @@ def install(app: Deskhand) -> None:
 
     @app.bolt.view(ApprovalModal.REJECT.value)
     async def on_reject_form(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        context = FormContext.load(view["private_metadata"])
+        context = _context(view)
         reason = field_value(view["state"]["values"], ApprovalBlock.REASON)
         if not reason:
             await ack(response_action="errors", errors={ApprovalBlock.REASON: "Give a reason."})
@@ -106,7 +116,7 @@ def install(app: Deskhand) -> None:
 
     @app.bolt.view(ApprovalModal.PARTIAL.value)
     async def on_partial_form(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        context = FormContext.load(view["private_metadata"])
+        context = _context(view)
         values = view["state"]["values"]
         try:
             amount = read_partial_amount(context, field_value(values, ApprovalBlock.AMOUNT))

@@ -9,9 +9,12 @@ handle pass unchecked: Bolt answers them itself.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# A Slack user or channel id: never empty (deskhand hands them back to Slack's Web API).
+SlackId = Annotated[str, Field(min_length=1)]
 
 
 class _Lenient(BaseModel):
@@ -19,13 +22,13 @@ class _Lenient(BaseModel):
 
 
 class _User(_Lenient):
-    id: str
+    id: SlackId
     name: str | None = None
     username: str | None = None
 
 
 class _Channel(_Lenient):
-    id: str
+    id: SlackId
 
 
 class _Action(_Lenient):
@@ -72,8 +75,8 @@ class ViewSubmission(_Lenient):
 
 class _Event(_Lenient):
     type: str
-    user: str | None = None
-    channel: str | None = None
+    user: SlackId | None = None
+    channel: SlackId | None = None
     ts: str | None = None
     thread_ts: str | None = None
     text: str | None = None
@@ -96,10 +99,10 @@ class EventCallback(_Lenient):
 
 class SlashCommand(_Lenient):
     command: str
-    user_id: str
+    user_id: SlackId
     text: str = ""
     user_name: str | None = None
-    channel_id: str | None = None
+    channel_id: SlackId | None = None
 
 
 _BY_TYPE: dict[str, type[BaseModel]] = {

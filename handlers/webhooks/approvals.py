@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.approvals.payloads import ApprovalIn
+from handlers.expect import add_route
 from handlers.webhooks.common import parse, read_signed_json
 
 if TYPE_CHECKING:
@@ -27,5 +28,5 @@ def install(app: Deskhand) -> None:
         body = await app.approvals.requests.decision(request.match_info["request_id"])
         return web.json_response(body)
 
-    app.web.router.add_post("/webhooks/approvals", new_request)
-    app.web.router.add_get("/api/approvals/{request_id}", decision)
+    add_route(app.web, "POST", "/webhooks/approvals", new_request)
+    add_route(app.web, "GET", "/api/approvals/{request_id}", decision)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.handoffs.payloads import CustomerMessageIn, HandoffIn
+from handlers.expect import add_route
 from handlers.webhooks.common import parse, read_signed_json
 
 if TYPE_CHECKING:
@@ -27,5 +28,5 @@ def install(app: Deskhand) -> None:
         result = await app.intake.customer_message(request.match_info["handoff_id"], message)
         return web.json_response(result.body, status=202 if result.created else 200)
 
-    app.web.router.add_post("/webhooks/handoffs", new_handoff)
-    app.web.router.add_post("/webhooks/handoffs/{handoff_id}/messages", customer_message)
+    add_route(app.web, "POST", "/webhooks/handoffs", new_handoff)
+    add_route(app.web, "POST", "/webhooks/handoffs/{handoff_id}/messages", customer_message)

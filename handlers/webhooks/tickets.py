@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from handlers.expect import add_route
 from handlers.webhooks.common import WebhookError, read_body
 from integrations.ticketing.protocol import WebhookRefused
 
@@ -32,4 +33,4 @@ def install(app: Deskhand) -> None:
             raise WebhookError(exc.status, exc.code, exc.message) from exc
         return web.json_response({"status": "accepted", "applied": applied}, status=200)
 
-    app.web.router.add_post("/webhooks/tickets/{system}", ticket_event)
+    add_route(app.web, "POST", "/webhooks/tickets/{system}", ticket_event)

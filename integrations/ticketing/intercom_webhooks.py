@@ -74,7 +74,20 @@ def _ref_id(value: Any) -> str | None:
 def notification_events(
     payload: Mapping[str, Any], deskhand_admin: str, admin_emails: Mapping[str, str]
 ) -> list[TicketEvent]:
-    """Normalise one notification; topics deskhand does not mirror give no events."""
+    """Normalise one notification; topics deskhand does not mirror give no events. A signed
+    notification not in Intercom's shape (a part that is not an object, a time out of range)
+    is refused with 422, as an unreadable one is, and never crashes into a 5xx."""
+    try:
+        return _notification_events(payload, deskhand_admin, admin_emails)
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+        raise WebhookRefused(
+            422, "invalid_payload", "The notification is not in Intercom's shape."
+        ) from exc
+
+
+def _notification_events(
+    payload: Mapping[str, Any], deskhand_admin: str, admin_emails: Mapping[str, str]
+) -> list[TicketEvent]:
     topic = _TOPICS.get(payload["topic"])
     if topic is None:
         return []

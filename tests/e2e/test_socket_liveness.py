@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -64,7 +65,10 @@ async def test_a_deaf_socket_fails_readyz_and_is_replaced(socket_desk: Harness) 
     assert body == {"status": "not_ready", "checks": {"database": True, "slack_socket": False}}
     # A fresh connection was asked for (and is as deaf as the stand-in, for now).
     await desk.slack.wait_for(lambda: socket.urls_issued >= 2, description="a new socket URL")
-    assert len(desk.slack.calls_to("apps.connections.open")) == socket.urls_issued
+    # Every open was answered with a URL, or refused for Slack's limit (Tier 1) on opens.
+    assert desk.slack.limits is not None
+    refused = desk.slack.limits.count("apps.connections.open")
+    assert len(desk.slack.calls_to("apps.connections.open")) == socket.urls_issued + refused
 
     await socket.hear()
     await _until_ready(desk, ready=True)
@@ -123,6 +127,39 @@ async def test_a_click_whose_ack_was_lost_claims_once(socket_desk: Harness) -> N
     assert stored is not None and stored.claimed_by == AGENT[0]
     # Applied once: no "already claimed" notice for the re-sent click.
     assert desk.slack.ephemerals(CHANNEL, AGENT[0]) == []
+
+
+async def test_a_click_is_acked_before_its_work_runs(
+    socket_desk: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk, socket = socket_desk, socket_desk.socket
+    assert socket is not None
+    await desk.handoff()
+    await desk.settle()
+    post = desk.posted_message()
+    assert post is not None
+
+    # The claim's work is held back until the ack has been seen at the socket.
+    released = asyncio.Event()
+    submit = desk.app.after_ack.submit
+
+    def held_submit(work: Callable[[], Awaitable[None]], **kwargs: Any) -> None:
+        async def held() -> None:
+            await released.wait()
+            await work()
+
+        submit(held, **kwargs)
+
+    monkeypatch.setattr(desk.app.after_ack, "submit", held_submit)
+    envelope = await socket.send("interactive", envelope_of(_click_body(post["ts"]), FORM)[1])
+    assert await socket.ack_of(envelope) is not None
+    stored = await desk.stored_handoff()
+    assert stored is not None and stored.claimed_by is None  # acked, not yet applied
+
+    released.set()
+    await desk.app.after_ack.join()
+    stored = await desk.stored_handoff()
+    assert stored is not None and stored.claimed_by == AGENT[0]
 
 
 def _reply_body(ts: str, thread_ts: str) -> str:

@@ -177,7 +177,10 @@ async def test_revive_sends_a_dead_letter_round_again(db: Database) -> None:
         assert uow.outbox.added == 1
         await uow.commit()
     stored = await row(db, "k")
-    assert (stored.status, stored.attempts, stored.next_attempt_at) == ("pending", 0, at(5))
+    # Attempts are kept (effects look for an earlier attempt's output); the give-up clock
+    # and the backoff start again.
+    assert (stored.status, stored.attempts, stored.next_attempt_at) == ("pending", 1, at(5))
+    assert (stored.first_due_at, stored.failures, stored.wait_reason) == (at(5), 0, None)
     assert keys(await claim(db, now=at(5))) == ["k", "live"]
 
 

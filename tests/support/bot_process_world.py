@@ -36,6 +36,8 @@ APPROVERS = (("U0APPROVE1", "ana.approver"), ("U0APPROVE2", "ben.approver"))
 PAYMENT_AMOUNT = 10_000
 JSONDict = dict[str, Any]
 
+RATE_SCALE = 20.0
+
 
 class World:
     """The stand-ins, started and stopped together; read by the checks."""
@@ -45,6 +47,8 @@ class World:
         self.slack = SlackStandIn(
             bot_token=secrets.slack_bot_token, validator=SlackSpec.load().validate
         )
+        # Slack's limits, enforced as fast as the bots pace to them (RATE_SCALE).
+        self.slack.enforce_limits(scale=RATE_SCALE)
         now = time.time
         self.chatbot = ChatbotStandIn(secret=secrets.webhook_secret, now=now)
         self.agent = ChatbotStandIn(secret=secrets.webhook_secret, now=now)
@@ -85,7 +89,8 @@ class World:
             "DESKHAND_LOG_LEVEL": "INFO",
             "DESKHAND_OUTBOX_POLL_INTERVAL": "0.5",
             "DESKHAND_OUTBOX_BACKOFF_BASE": "0.2",
-            "DESKHAND_OUTBOX_BACKOFF_MAX": "1",
+            "DESKHAND_OUTBOX_RETRY_CAP": "1",
+            "DESKHAND_SLACK_RATE_SCALE": str(RATE_SCALE),
             # A killed process's deliveries come back after this, not after two minutes.
             "DESKHAND_OUTBOX_LEASE": "8",
             "DESKHAND_HTTP_TIMEOUT": "3",

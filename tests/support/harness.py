@@ -66,6 +66,9 @@ __all__ = [
     "standins",
 ]
 
+# Slack's limits, and deskhand's pacing to them, run this many times faster in tests.
+TEST_RATE_SCALE = 20.0
+
 
 class Harness(HarnessReads):
     def __init__(
@@ -263,6 +266,7 @@ async def running(
     clock: FakeClock | None = None,
     payments: Payments | None = None,
     slack_mode: SlackMode | None = None,
+    slack_limits: float = TEST_RATE_SCALE,
     **extra: Any,
 ) -> AsyncIterator[Harness]:
     """Start the stand-ins (unless given) and the app; stop what it started.
@@ -270,6 +274,11 @@ async def running(
     ``slack_mode`` "socket" (default: ``default_slack_mode()``): Socket Mode, with a Socket
     Mode stand-in behind the Slack stand-in's apps.connections.open; the app is ready
     once its socket is.
+
+    ``slack_limits`` (a scale): the Slack stand-in enforces Slack's rate limits and the app
+    paces its calls to them (``DESKHAND_SLACK_RATE_SCALE``), both that many times faster
+    than Slack, on the real monotonic clock: no test passes by exceeding what Slack allows,
+    and none waits a second per post.
     """
     clock = clock or FakeClock(datetime.now(UTC).replace(microsecond=0))
     slack_mode = slack_mode or default_slack_mode()
@@ -292,6 +301,7 @@ async def running(
         if slack.validator is not None:
             slack.validator = with_socket_methods(slack.validator)
         extra = {"SLACK_APP_TOKEN": APP_TOKEN, **extra}
+    extra = {"DESKHAND_SLACK_RATE_SCALE": slack_limits, **extra}
     settings = settings_for(database_url, slack.base_url, chatbot.url, **extra)
     # The circuit breaker's clock is the test's: an outage "lasts" as long as the test says.
     http_client = HttpClient(
@@ -302,6 +312,8 @@ async def running(
         monotonic=lambda: clock.now().timestamp(),
     )
     app = create_app(settings, clock=clock, http=http_client, payments=payments)
+    if slack.limits is None:  # a stand-in the test brought may enforce its own way
+        slack.enforce_limits(scale=slack_limits)
     server = TestServer(app.web)
     await server.start_server()
     try:

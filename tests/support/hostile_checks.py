@@ -6,8 +6,10 @@
 * a refusal stores nothing (every table counted before and after);
 * nothing is logged at error level (an error log is an exception deskhand did not expect).
 
-``tally`` counts answers per endpoint and status; with ``$DESKHAND_HOSTILE_COUNTS`` set
-to a file, each test module adds its counts there (bench/hostile_soak.py reads them).
+``tally`` counts answers per endpoint and status, and ``stored_tally`` the refusals among
+them that stored something (each one also fails its test); with ``$DESKHAND_HOSTILE_COUNTS``
+set to a file, each test adds its counts there as ``[database, endpoint, status, answers,
+refusals that stored something]`` rows (bench/hostile_soak.py reads them).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ HOSTILE_TIMEOUT = 0 if os.environ.get(EXAMPLES_ENV) else 400
 BACKGROUND_TABLES = {"job_runs"}
 
 tally: Counter[tuple[str, str, int]] = Counter()
+stored_tally: Counter[tuple[str, str, int]] = Counter()
 
 
 def hostile_settings(examples: int) -> Any:
@@ -60,9 +63,13 @@ def write_tally(path: str | None = None) -> None:
         return
     file = Path(target)
     old = json.loads(file.read_text()) if file.exists() else []
-    rows = [[db, endpoint, status, n] for (db, endpoint, status), n in sorted(tally.items())]
+    rows = [
+        [db, endpoint, status, n, stored_tally[(db, endpoint, status)]]
+        for (db, endpoint, status), n in sorted(tally.items())
+    ]
     file.write_text(json.dumps(old + rows))
     tally.clear()
+    stored_tally.clear()
 
 
 def backend(database_url: str) -> str:

@@ -181,8 +181,6 @@ def _string(draw: st.DrawFn, node: Schema, optional: bool, rate: int) -> Drawn:
         roll = draw(st.integers(0, 9))
         if roll == 0:
             other = draw(st.integers() | st.booleans() | st.lists(st.integers(), max_size=2))
-            if node.get("format") == "date-time" and not isinstance(other, list):
-                return Drawn(other, EITHER)  # pydantic reads a number as unix time
             return Drawn(other, INVALID)
         if roll == 1:  # pydantic takes null for an optional field; the document is silent
             return Drawn(None, EITHER if optional else INVALID)

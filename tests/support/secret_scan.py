@@ -21,7 +21,7 @@ import ast
 import logging
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +37,7 @@ NOT_A_SECRET_NAME = re.compile(
 CREDENTIAL = re.compile(r"^(xox[abpr]-|xapp-|sk_(test|live)_|rk_(test|live)_|whsec_).{4}")
 ENV_OR_HEADER = re.compile(r"^([A-Z][A-Z0-9_]+|X-[\w-]+|[\w.-]*\{.*\}.*)$")
 MIN_LENGTH = 8  # shorter values ("other", "wrong") are too common to scan for
+FINDS_SECTION = "deskhand secret scan"  # a report's finds, names only
 
 
 @dataclass
@@ -134,6 +135,7 @@ class SecretScan:
     registry: SecretRegistry
     finds: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     current: str = "(outside a test)"
+    reported: set[tuple[str, str, str]] = field(default_factory=set)
 
     def scan(self, where: str, what: str, text: str) -> None:
         for name in self.registry.names_in(text):
@@ -145,10 +147,33 @@ class SecretScan:
         yield
         self.current = "(outside a test)"
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Scan where the test ran (an xdist worker knows the secrets a test added at run
+        time), and carry the finds, by name only, on the report to the controller."""
+        report = yield
+        for title, content in report.sections:
+            self.scan(item.nodeid, title, content)
+        self.scan(item.nodeid, f"failure ({report.when})", _error_lines(report))
+        new = sorted(
+            (where, name, what)
+            for (where, name), whats in self.finds.items()
+            for what in whats
+            if (where, name, what) not in self.reported
+        )
+        if new:
+            self.reported.update(new)
+            report.sections.append((FINDS_SECTION, "\n".join("\t".join(f) for f in new)))
+        return report
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for title, content in report.sections:
-            self.scan(report.nodeid, title, content)
-        self.scan(report.nodeid, f"failure ({report.when})", _error_lines(report))
+            if title == FINDS_SECTION:
+                for line in content.splitlines():
+                    where, name, what = line.split("\t")
+                    self.finds.setdefault((where, name), set()).add(what)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.finds:

@@ -112,7 +112,7 @@ def test_leads_split_on_commas(
         ("DESKHAND_DATABASE_URL", "mysql://localhost/deskhand"),
         ("DESKHAND_DATABASE_URL", "sqlite:///deskhand.db"),  # the sync driver
         ("SLACK_API_URL", "slack.com/api"),
-        ("DESKHAND_OUTBOX_MAX_ATTEMPTS", "0"),
+        ("DESKHAND_OUTBOX_RETRY_CAP", "0"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(

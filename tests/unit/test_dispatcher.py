@@ -35,7 +35,7 @@ from storage.models import OutboxRow
 from storage.outbox import OutboxMessage
 
 KIND = "test.send"
-POLICY = RetryPolicy(max_attempts=4, base=2.0, cap=60.0)
+POLICY = RetryPolicy(base=2.0, cap=60.0, give_up_after=600.0)
 
 
 @dataclass
@@ -150,7 +150,7 @@ async def test_unavailable_is_retried_later_with_backoff(rig: Rig) -> None:
 async def test_backoff_grows_with_each_attempt(rig: Rig) -> None:
     rig.behaviour = [unavailable(), unavailable(), unavailable()]
     await rig.queue()
-    dispatcher = rig.dispatcher(policy=RetryPolicy(max_attempts=10, base=2.0, cap=600.0))
+    dispatcher = rig.dispatcher(policy=RetryPolicy(base=2.0, cap=600.0))
     waits = []
     for _ in range(3):
         before = rig.clock.now()
@@ -164,15 +164,15 @@ async def test_backoff_grows_with_each_attempt(rig: Rig) -> None:
 
 
 async def test_rate_limited_waits_at_least_retry_after(rig: Rig) -> None:
-    rig.behaviour = [RateLimited("slack", "429", retry_after=120)]
+    rig.behaviour = [RateLimited("slack", "429", retry_after=50)]
     await rig.queue()
     dispatcher = rig.dispatcher()
     start = rig.clock.now()
     await dispatcher.run_once()
     row = await rig.row()
     assert row.status == "pending"
-    assert row.next_attempt_at >= start + timedelta(seconds=120)
-    rig.clock.advance(119)
+    assert start + timedelta(seconds=50) <= row.next_attempt_at <= start + timedelta(seconds=60)
+    rig.clock.advance(49)
     assert await dispatcher.drain() == 0
     rig.clock.set(row.next_attempt_at)
     assert await dispatcher.drain() == 1
@@ -236,23 +236,28 @@ async def test_an_unexpected_exception_is_retried(rig: Rig) -> None:
     assert (rig.processed("retry"), rig.processed("done")) == (1, 1)
 
 
-async def test_reaching_max_attempts_dead_letters_once(rig: Rig) -> None:
-    rig.behaviour = [unavailable() for _ in range(10)]
+async def test_failing_past_the_give_up_window_dead_letters_once(rig: Rig) -> None:
+    rig.behaviour = [unavailable() for _ in range(100)]
     await rig.queue()
-    dispatcher = rig.dispatcher()  # max_attempts=4, cap 60 s
-    for _ in range(10):
+    start = rig.clock.now()
+    dispatcher = rig.dispatcher()  # cap 60 s, give up after 600 s
+    while (await rig.row()).status == "pending":
         await dispatcher.drain()
         rig.clock.advance(60)
     row = await rig.row()
-    assert (row.status, row.attempts) == ("dead", POLICY.max_attempts)
-    assert len(rig.calls) == POLICY.max_attempts
+    assert row.status == "dead"
+    # Tried throughout the window, dead at the first failure once it had passed.
+    last = rig.calls[-1].attempts
+    assert (row.attempts, len(rig.calls)) == (last, last)
+    assert row.updated_at - start >= timedelta(seconds=600)
+    assert row.updated_at - start < timedelta(seconds=600 + 60 + 60)
     assert rig.dead_letters == [(row.id, str(unavailable()))]
-    assert rig.processed("retry") == POLICY.max_attempts - 1
+    assert rig.processed("retry") == last - 1
     assert rig.processed("dead") == 1
 
 
 async def test_not_ready_defers_without_spending_an_attempt(rig: Rig) -> None:
-    # More deferrals than max_attempts allows failures: deferring must never dead-letter.
+    # Deferring spends no attempt and is no failure: it never leads to a dead letter.
     rig.behaviour = [NotReady("parent not posted", retry_in=7) for _ in range(6)]
     await rig.queue()
     dispatcher = rig.dispatcher()
@@ -331,11 +336,14 @@ def test_delay_is_jittered_within_half_to_full_and_capped(
 
 
 @given(attempts=attempts_st, base=bases, cap=caps, hint=hints)
-def test_a_hint_is_a_floor(attempts: int, base: float, cap: float, hint: float | None) -> None:
+def test_a_hint_is_a_floor_under_the_cap(
+    attempts: int, base: float, cap: float, hint: float | None
+) -> None:
     policy = RetryPolicy(base=base, cap=cap)
     delay = policy.delay(attempts, hint=hint)
-    assert delay >= (hint or 0.0)
-    assert delay <= max(hint or 0.0, ceiling(policy, attempts))
+    assert delay >= min(hint or 0.0, cap)
+    assert delay <= max(min(hint or 0.0, cap), ceiling(policy, attempts))
+    assert delay <= cap
 
 
 @given(

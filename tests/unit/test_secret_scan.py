@@ -34,13 +34,15 @@ def test_quiet():
 """
 
 
-def _run_leaky_tests(tmp_path: Path, selection: str) -> subprocess.CompletedProcess[str]:
+def _run_leaky_tests(
+    tmp_path: Path, selection: str, *options: str
+) -> subprocess.CompletedProcess[str]:
     """pytest with the plugin on LEAKY_TESTS, in a child whose output is kept from ours
     (it holds the secrets, and this test's own output is scanned too)."""
     (tmp_path / "test_leaky.py").write_text(LEAKY_TESTS, encoding="utf-8")
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "pytest", "-p", "tests.support.secret_scan"]
-    command += ["-p", "no:cacheprovider", "-q", "test_leaky.py"]
+    command += ["-p", "no:cacheprovider", "-q", *options, "test_leaky.py"]
     command += ["-k", selection] if selection else []
     return subprocess.run(
         command,
@@ -97,9 +99,13 @@ def test_the_file_scan_exits_1_and_names_only(
     assert WEBHOOK_SECRET not in out
 
 
-@pytest.fixture(scope="module")
-def leaky_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
-    return _run_leaky_tests(tmp_path_factory.mktemp("leaky"), "")
+# In one process, and spread over xdist workers (as the suite runs): finds made in a
+# worker reach the controller's summary.
+@pytest.fixture(scope="module", params=[(), ("-n", "2")], ids=["one-process", "xdist"])
+def leaky_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> subprocess.CompletedProcess[str]:
+    return _run_leaky_tests(tmp_path_factory.mktemp("leaky"), "", *request.param)
 
 
 def test_a_run_that_shows_a_secret_fails_and_names_test_and_secret(
