@@ -15,6 +15,7 @@ import email.utils
 import json as jsonlib
 import math
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,13 +39,26 @@ from integrations.errors import (
     Rejected,
     Unavailable,
 )
+from storage.limits import fit_key
 
 __all__ = ["HttpClient", "HttpResponse", "parse_retry_after"]
 
 log = structlog.get_logger(__name__)
 
+
 _ERROR_BODY_LIMIT = 4096  # characters of a 4xx body kept on Rejected.body
 _SECRET_PATH_HOSTS = frozenset({"hooks.slack.com"})
+
+# No header carries a control character (aiohttp refuses one outright), yet a key can hold
+# one when it is made of ids a ticketing system or Slack sent (event ids, message ts).
+_NOT_IN_A_HEADER = re.compile(r"[\x00-\x1f\x7f%]")
+
+
+def header_safe_key(key: str) -> str:
+    """``key`` as an Idempotency-Key header: unchanged unless it holds a control character
+    or "%", which are percent-escaped (so two keys never become one), then fitted again."""
+    escaped = _NOT_IN_A_HEADER.sub(lambda m: f"%{ord(m.group()):02X}", key)
+    return key if escaped == key else fit_key(escaped)
 
 
 @dataclass(frozen=True)
@@ -212,7 +226,7 @@ class HttpClient:
         send_headers = CIMultiDict({"User-Agent": self._user_agent})
         send_headers.update(headers or {})  # case-insensitive: caller's values win
         if idempotency_key is not None:
-            send_headers["Idempotency-Key"] = idempotency_key
+            send_headers["Idempotency-Key"] = header_safe_key(idempotency_key)
         send = {"headers": send_headers, "json": json, "data": data, "params": params}
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),

@@ -292,7 +292,9 @@ def _event_callback(world: SlackWorld, f: Fields) -> tuple[dict[str, Any], bool]
         event |= {"channel_type": "im", "message": f.value(json_value)}
         f.verdict = max(f.verdict, EITHER)
     if kind == "app_home_opened":
-        f.put(event, "tab", f.value(st.sampled_from(["home", "messages"])), checked=True)
+        # Without a tab it is the Home tab (handlers/slack/desk.py): left out is no fault.
+        tab = f.value(st.sampled_from(["home", "messages"]))
+        f.put(event, "tab", tab, checked=True, optional=True)
     payload = _envelope(f, "event_callback")
     f.put(payload, "event", event, checked=True)
     f.put(payload, "event_id", f.value(hostile_text(20)), checked=False)
