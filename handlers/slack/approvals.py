@@ -38,7 +38,7 @@ def _context(view: dict[str, Any]) -> FormContext:
     """The form's context as deskhand wrote it; a refusal, not a crash, for any other
     private_metadata (a forged submission)."""
     try:
-        return FormContext.load(view["private_metadata"])
+        return FormContext.load(view.get("private_metadata", ""))
     except ValueError as exc:
         raise DeskhandError("This form is out of date: open it again from the message.") from exc
 

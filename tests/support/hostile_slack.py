@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import structlog
 from hypothesis import strategies as st
 
 from bot.approvals.actions import ApprovalAction, ApprovalBlock, ApprovalModal
@@ -35,6 +34,7 @@ from bot.tickets.actions import TicketAction
 from integrations.verification import v0_signature
 from tests.support.approvals_e2e import APPROVAL_CHANNEL, APPROVER, approval_desk
 from tests.support.harness_data import AGENT, CHANNEL, LEAD, SLACK_SECRET
+from tests.support.hostile_checks import no_error_logs
 from tests.support.hostile_client import HostileDesk, Mutation, header_mutations, hostile_desk
 from tests.support.hostile_schema import EITHER, INVALID, VALID
 from tests.support.hostile_text import (
@@ -104,18 +104,17 @@ class SlackWorld:
 
     async def settled(self) -> None:
         """Let a click's work (run after its ack) and what it queued finish, logging no
-        error but Slack's refusals of ids it does not know, so the next request counts rows
-        on a database at rest."""
-        with structlog.testing.capture_logs() as logs:
+        error, so the next request counts rows on a database at rest."""
+        with no_error_logs(self.client.tolerated):
             await self.client.desk.app.after_ack.join()
             await self.client.desk.settle()
-        errors = [
-            e
-            for e in logs
-            if e.get("log_level") in ("error", "critical", "exception")
-            and not (e["event"] in DELIVERY_REFUSED and UNKNOWN_TO_SLACK.fullmatch(str(e["error"])))
-        ]
-        assert errors == [], errors
+
+
+def unknown_to_slack(entry: dict[str, Any]) -> bool:
+    """A delivery Slack refused for naming a user or channel it does not know."""
+    return entry.get("event") in DELIVERY_REFUSED and bool(
+        UNKNOWN_TO_SLACK.fullmatch(str(entry.get("error")))
+    )
 
 
 @asynccontextmanager
@@ -128,6 +127,8 @@ async def slack_world(database_url: str) -> AsyncIterator[SlackWorld]:
         post, approval = desk.posted_message(BASE_HANDOFF), approvals.message(KNOWN_REQUEST)
         assert post is not None and approval is not None
         async with hostile_desk(desk, database_url, approvals) as client:
+            # Slack's refusals may come in during a later request: deliveries are paced.
+            client.tolerated = unknown_to_slack
             yield SlackWorld(client, post["ts"], approval["ts"])
 
 
@@ -194,7 +195,7 @@ class Fields:
             else:
                 self.verdict = max(self.verdict, EITHER)
             return
-        wrong = self.draw(_WRONG_TYPES)
+        wrong = self.draw(_WRONG_TYPES.filter(lambda w: type(w) is not type(good)))
         into[key] = json.dumps(wrong) if self.form else wrong
         self.verdict = max(self.verdict, INVALID if checked and not self.form else EITHER)
 

@@ -41,8 +41,10 @@ def has_surrogate(text: str) -> bool:
 
 def as_stored(text: str) -> str:
     """What deskhand stores for ``text``: NUL becomes U+FFFD (the contract), and so does a
-    lone surrogate, when deskhand takes one (it may refuse it instead)."""
-    return SURROGATE.sub("\ufffd", text.replace("\x00", "\ufffd"))
+    lone surrogate, when deskhand takes one (it may refuse it instead). A high surrogate
+    followed by a low one travels as a pair of escapes, which JSON reads as one character."""
+    decoded = json.loads(json.dumps(text, ensure_ascii=True))
+    return SURROGATE.sub("\ufffd", decoded.replace("\x00", "\ufffd"))
 
 
 @st.composite
